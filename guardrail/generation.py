@@ -1,0 +1,157 @@
+"""Token-by-token generation from a local causal LM, with OpenAI-shaped logprobs.
+
+The embedded model's chat model (LangChain), litellm provider and data builder all stream from
+here. Each step yields the new text (decoded so that multi-token characters are never split),
+the sampled token's log-probability and the top alternatives, in the shape OpenAI's
+``logprobs.content[i]`` uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["LocalGenerator", "TokenStep", "render_chat"]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenStep:
+    """One generated token."""
+
+    text: str
+    token_id: int
+    token: str
+    logprob: float
+    top_logprobs: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    def openai_logprob(self) -> dict[str, Any]:
+        """``{"token", "logprob", "bytes", "top_logprobs": [...]}`` as in OpenAI responses."""
+        return {
+            "token": self.token,
+            "logprob": self.logprob,
+            "bytes": list(self.token.encode("utf-8")),
+            "top_logprobs": [
+                {"token": tok, "logprob": lp, "bytes": list(tok.encode("utf-8"))}
+                for tok, lp in self.top_logprobs
+            ],
+        }
+
+
+def render_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
+    """Render chat messages with the tokenizer's template (plain ``role: content`` if none)."""
+    if getattr(tokenizer, "chat_template", None):
+        return str(
+            tokenizer.apply_chat_template(
+                list(messages), tokenize=False, add_generation_prompt=True
+            )
+        )
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join([*lines, "assistant: "])
+
+
+class LocalGenerator:
+    """Streams tokens from a transformers causal LM with a KV cache (greedy or sampled)."""
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str = "local") -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+
+    @classmethod
+    def from_ref(cls, ref: str, *, device: str = "auto", dtype: str = "auto") -> LocalGenerator:
+        """Load the model named by ``ref`` (shared with any scorer on the same reference)."""
+        from guardrail.models.loader import load_model
+
+        loaded = load_model(ref, device=device, dtype=dtype)
+        return cls(loaded.model, loaded.tokenizer, name=ref)
+
+    def stream(
+        self,
+        messages: Sequence[dict[str, str]] | str,
+        *,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        top_logprobs: int = 5,
+        stop: Sequence[str] = (),
+        seed: int | None = None,
+    ) -> Iterator[TokenStep]:
+        """Yield generated tokens until EOS, a stop string, or ``max_new_tokens``.
+
+        ``temperature == 0`` is greedy. ``messages`` is a chat (rendered with the template) or a
+        raw prompt string. Logprobs are of the model's distribution before temperature.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        prompt = messages if isinstance(messages, str) else render_chat(self.tokenizer, messages)
+        ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        device = next(self.model.parameters()).device
+        generator = torch.Generator(device="cpu")
+        if seed is not None:
+            generator.manual_seed(seed)
+        cache = DynamicCache(config=self.model.config)
+        eos = set(_as_list(self.tokenizer.eos_token_id))
+        produced: list[int] = []
+        emitted = ""
+        step_input = ids.to(device)
+        for _ in range(max_new_tokens):
+            with torch.inference_mode():
+                out = self.model(
+                    input_ids=step_input, cache=cache, use_cache=True, logits_to_keep=1
+                )
+            logits = out.logits[0, -1].float().cpu()
+            logp = torch.log_softmax(logits, dim=-1)
+            token_id = _pick(logits, temperature, top_p, generator)
+            if token_id in eos:
+                return
+            produced.append(token_id)
+            text = self.tokenizer.decode(produced, skip_special_tokens=True)
+            delta = "" if text.endswith("\ufffd") else text[len(emitted) :]
+            emitted += delta
+            yield TokenStep(
+                text=delta,
+                token_id=token_id,
+                token=self.tokenizer.decode([token_id]),
+                logprob=float(logp[token_id]),
+                top_logprobs=self._top(logp, top_logprobs),
+            )
+            if stop and any(s in emitted for s in stop):
+                return
+            step_input = torch.tensor([[token_id]], device=device)
+
+    def generate(self, messages: Sequence[dict[str, str]] | str, **options: Any) -> str:
+        """The whole completion as one string (same options as :meth:`stream`)."""
+        return "".join(step.text for step in self.stream(messages, **options))
+
+    def _top(self, logp: Any, k: int) -> tuple[tuple[str, float], ...]:
+        if k <= 0:
+            return ()
+        import torch
+
+        values, indices = torch.topk(logp, k)
+        return tuple(
+            (self.tokenizer.decode([int(i)]), float(v))
+            for v, i in zip(values.tolist(), indices.tolist(), strict=True)
+        )
+
+
+def _as_list(value: int | list[int] | None) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _pick(logits: Any, temperature: float, top_p: float, generator: Any) -> int:
+    import torch
+
+    if temperature <= 0.0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        keep = sorted_probs.cumsum(-1) - sorted_probs < top_p
+        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+        probs = probs / probs.sum()
+    return int(torch.multinomial(probs, 1, generator=generator))

@@ -1,0 +1,138 @@
+"""The FineCE confidence scorer on any transformers causal LM."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from guardrail.errors import ScorerUnavailableError
+from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
+from guardrail.scorers.readout import DigitReadout, parse_confidence
+from guardrail.scorers.streams import FineCESession, StreamBatch
+
+if TYPE_CHECKING:
+    import torch
+
+    from guardrail.models.loader import LoadedModel
+
+__all__ = ["FineCEScorer"]
+
+
+class FineCEScorer:
+    """Estimates ``p(final answer correct | question, answer so far)`` with an instruction prompt.
+
+    The model reads the FineCE instruction, the question and the (partial) answer, and the
+    confidence is the expected value of the number it would write (see
+    :mod:`guardrail.scorers.readout`): one forward pass, no sampling, deterministic. Pass a base
+    model, a fine-tuned one, or a scorer artifact directory (adapter + ``finece.json``) through
+    :meth:`from_ref`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "finece",
+        instruction: str = DEFAULT_INSTRUCTION,
+        batch_size: int = 8,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.model = model
+        self.tokenizer = tokenizer
+        self._name = name
+        self.batch_size = batch_size
+        segments = PromptSegments.for_tokenizer(tokenizer, instruction)
+        self.readout = DigitReadout.for_tokenizer(tokenizer, segments.readout)
+        self.prompt = TokenizedPrompt.build(tokenizer, segments)
+        pad = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
+        if pad is None:
+            raise ScorerUnavailableError("the tokenizer has neither a pad nor an eos token")
+        self.pad_token_id: int = int(pad)
+
+    @classmethod
+    def from_ref(
+        cls, ref: str, *, device: str = "auto", dtype: str = "auto", **kwargs: Any
+    ) -> FineCEScorer:
+        """Load the model named by ``ref`` (see :func:`guardrail.models.load_model`)."""
+        from guardrail.models.loader import load_model
+
+        loaded: LoadedModel = load_model(ref, device=device, dtype=dtype)
+        kwargs.setdefault("name", ref)
+        return cls(loaded.model, loaded.tokenizer, **kwargs)
+
+    @property
+    def name(self) -> str:
+        """Identifier used in events and audit records."""
+        return self._name
+
+    @property
+    def device(self) -> Any:
+        """The torch device the model runs on."""
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, question: str, answer: str = "") -> float:
+        """Confidence in [0, 1] for ``question`` plus the (partial or complete) ``answer``."""
+        return self.score_batch([(question, answer)])[0]
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Score many pairs, ``batch_size`` at a time, left-padded; equal to one-by-one."""
+        results: list[float] = []
+        for start in range(0, len(pairs), self.batch_size):
+            chunk = pairs[start : start + self.batch_size]
+            rows = [self.prompt.full_ids(q, a) for q, a in chunk]
+            logits = self._forward_padded(rows, keep=self.readout.logits_needed)
+            results.extend(float(v) for v in self.readout.confidence(logits))
+        return results
+
+    def greedy_confidence(
+        self, question: str, answer: str = "", max_new_tokens: int = 6
+    ) -> float | None:
+        """Cross-check: let the model write its number greedily and parse it (None if no number)."""
+        import torch
+
+        ids = [*self.prompt.question_ids(question), *self.prompt.answer_ids(answer)]
+        ids += list(self.prompt.tail_ids)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=torch.tensor([ids], device=self.device),
+                attention_mask=torch.ones(1, len(ids), dtype=torch.long, device=self.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.pad_token_id,
+            )
+        text = self.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True)
+        return parse_confidence(text)
+
+    def open_session(self, question: str) -> FineCESession:
+        """Incremental session for one streamed answer (KV cache reused between checkpoints)."""
+        return FineCESession(self, question)
+
+    def open_batch(self, questions: Sequence[str]) -> StreamBatch:
+        """Incremental sessions for several concurrent streams, scored in one forward pass."""
+        return StreamBatch(self, questions)
+
+    # ---------------------------------------------------------------- internals
+    def _forward_padded(self, rows: list[list[int]], keep: int) -> torch.Tensor:
+        import torch
+
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+            mask[i, width - len(row) :] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=input_ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
+                use_cache=False,
+                logits_to_keep=keep,
+            )
+        return out.logits  # type: ignore[no-any-return]

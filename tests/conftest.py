@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny random Llama for unit tests, the embedded model for slow tests."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+EMBEDDED = "builtin:smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="session")
+def tiny() -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of a seeded random two-layer Llama."""
+    from guardrail.testing.tiny import tiny_llama
+
+    return tiny_llama()
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tiny: tuple[Any, Any]) -> Any:
+    from guardrail.scorers.finece import FineCEScorer
+
+    model, tokenizer = tiny
+    return FineCEScorer(model, tokenizer, name="tiny")
+
+
+@pytest.fixture(scope="session")
+def embedded() -> Any:
+    """The real embedded model (SmolLM2-135M-Instruct), loaded once per test session."""
+    from guardrail.models import load_model
+
+    return load_model(EMBEDDED)
+
+
+@pytest.fixture(scope="session")
+def embedded_scorer(embedded: Any) -> Any:
+    from guardrail.scorers.finece import FineCEScorer
+
+    return FineCEScorer(embedded.model, embedded.tokenizer, name=EMBEDDED)
