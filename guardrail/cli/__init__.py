@@ -18,9 +18,12 @@ __all__ = ["build_parser", "main"]
 
 # Sub-command modules, in the order they appear in --help.
 _COMMAND_MODULES = (
+    "guardrail.cli.demo",
     "guardrail.cli.score",
     "guardrail.cli.policy",
-    "guardrail.cli.demo",
+    "guardrail.cli.review",
+    "guardrail.cli.audit",
+    "guardrail.cli.data",
 )
 
 

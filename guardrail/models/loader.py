@@ -106,7 +106,8 @@ def _from_pretrained(location: Path | str, placement: Placement) -> tuple[Any, A
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a per-load progress bar is noise in a guard's output
+    # a per-load progress bar is noise in a guard's output
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     local_only = isinstance(location, str)
     try:

@@ -1,0 +1,119 @@
+"""The audit log interface, where the log lives by default, and how a path picks a backend."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
+
+from guardrail.audit.records import AuditKind, AuditRecord
+from guardrail.audit.redact import redact
+from guardrail.errors import GuardrailConfigError
+
+__all__ = ["AuditLog", "default_audit_log_path", "make_record", "open_audit_log"]
+
+ENV_AUDIT_LOG = "GUARDRAIL_AUDIT_LOG"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def default_audit_log_path() -> Path:
+    """``$GUARDRAIL_AUDIT_LOG``, else ``$XDG_CACHE_HOME/guardrail/audit.jsonl`` (``~/.cache``)."""
+    configured = os.environ.get(ENV_AUDIT_LOG, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(cache).expanduser() if cache else Path.home() / ".cache"
+    return base / "guardrail" / "audit.jsonl"
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """An append-only record of every checkpoint, decision and action of guarded runs.
+
+    ``record`` redacts secret-looking keys from ``payload`` before anything is written and
+    raises :class:`~guardrail.audit.errors.AuditWriteError` when the record could not be kept.
+    """
+
+    def record(
+        self,
+        kind: AuditKind | str,
+        run_id: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        policy: str | None = None,
+        policy_version: str | int | None = None,
+        duration_s: float | None = None,
+        elapsed_s: float | None = None,
+    ) -> AuditRecord:
+        """Append one record and return it as written."""
+        ...
+
+    def read_run(self, run_id: str) -> list[AuditRecord]:
+        """Every record of one run, oldest first."""
+        ...
+
+    def tail(self, n: int = 20) -> list[AuditRecord]:
+        """The last ``n`` records, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release files or connections."""
+        ...
+
+
+def _seconds(value: float | None) -> float | None:
+    # Timings are informative: a non-finite one is dropped, a negative one (clock skew) is 0.
+    if value is None or not math.isfinite(value):
+        return None
+    return max(0.0, float(value))
+
+
+def make_record(
+    kind: AuditKind | str,
+    run_id: str,
+    payload: Mapping[str, Any] | None,
+    *,
+    policy: str | None,
+    policy_version: str | int | None,
+    duration_s: float | None,
+    elapsed_s: float | None,
+) -> AuditRecord:
+    """Validate and redact the arguments of :meth:`AuditLog.record` into a record."""
+    try:
+        kind = AuditKind(kind)
+    except ValueError:
+        valid = ", ".join(k.value for k in AuditKind)
+        raise GuardrailConfigError(f"unknown audit kind {kind!r} (valid: {valid})") from None
+    try:
+        return AuditRecord(
+            run_id=run_id,
+            kind=kind,
+            policy=policy,
+            policy_version=None if policy_version is None else str(policy_version),
+            payload=redact(dict(payload or {})),
+            duration_s=_seconds(duration_s),
+            elapsed_s=_seconds(elapsed_s),
+        )
+    except ValidationError as exc:
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise GuardrailConfigError(f"invalid audit record: {detail}") from None
+
+
+def open_audit_log(path: str | os.PathLike[str] | None = None) -> AuditLog:
+    """The audit log at ``path`` (default :func:`default_audit_log_path`).
+
+    A ``.db``, ``.sqlite`` or ``.sqlite3`` file is an :class:`~guardrail.audit.sqlite.
+    SQLiteAuditLog` (it may be the review database); anything else a JSON-lines log.
+    """
+    resolved = default_audit_log_path() if path is None else Path(path).expanduser()
+    if resolved.suffix.lower() in SQLITE_SUFFIXES:
+        from guardrail.audit.sqlite import SQLiteAuditLog
+
+        return SQLiteAuditLog(resolved)
+    from guardrail.audit.jsonl import JsonlAuditLog
+
+    return JsonlAuditLog(resolved)

@@ -1,0 +1,162 @@
+"""The audit log as a table in an SQLite file, which may be the review queue's database."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from guardrail.audit.errors import AuditWriteError
+from guardrail.audit.log import ENV_AUDIT_LOG, make_record
+from guardrail.audit.records import AuditKind, AuditRecord
+from guardrail.errors import GuardrailConfigError
+from guardrail.review import _sqlite
+
+__all__ = ["SQLiteAuditLog"]
+
+COMPONENT = "audit"
+SCHEMA_VERSION = 1
+_DDL = """
+CREATE TABLE audit_records (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_us          INTEGER NOT NULL,
+    run_id         TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    policy         TEXT,
+    policy_version TEXT,
+    duration_s     REAL,
+    elapsed_s      REAL,
+    payload        TEXT NOT NULL CHECK (json_valid(payload))
+);
+CREATE INDEX audit_records_run ON audit_records (run_id, seq);
+"""
+_INSERT = (
+    "INSERT INTO audit_records (ts_us, run_id, kind, policy, policy_version, duration_s,"
+    " elapsed_s, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _from_row(row: sqlite3.Row) -> AuditRecord:
+    return AuditRecord(
+        ts=_sqlite.from_us(row["ts_us"]),
+        run_id=row["run_id"],
+        kind=AuditKind(row["kind"]),
+        policy=row["policy"],
+        policy_version=row["policy_version"],
+        payload=json.loads(row["payload"]),
+        duration_s=row["duration_s"],
+        elapsed_s=row["elapsed_s"],
+    )
+
+
+class SQLiteAuditLog:
+    """An :class:`~guardrail.audit.log.AuditLog` in the ``audit_records`` table of ``path``.
+
+    WAL mode, one short transaction per record; safe from several threads and processes.
+    ``synchronous="NORMAL"`` (the default) survives a crash of the process; ``"FULL"`` also
+    power loss.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = 30.0,
+        synchronous: _sqlite.Synchronous = "NORMAL",
+    ) -> None:
+        if busy_timeout_s <= 0:
+            raise GuardrailConfigError(f"busy_timeout_s must be > 0, got {busy_timeout_s!r}")
+        self._path = _sqlite.resolve_path(
+            path, create=True, what="audit database", env=ENV_AUDIT_LOG
+        )
+        self._busy_timeout_s = busy_timeout_s
+        self._synchronous: _sqlite.Synchronous = synchronous
+        with self._errors():
+            _sqlite.prepare(self._path, busy_timeout_s, COMPONENT, SCHEMA_VERSION, _DDL)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={str(self._path)!r})"
+
+    def __enter__(self) -> SQLiteAuditLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release: connections are opened per call."""
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise AuditWriteError(
+                f"audit database {self._path}: {exc}", retryable=_sqlite.is_busy(exc)
+            ) from exc
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with (
+            self._errors(),
+            _sqlite.connection(self._path, self._busy_timeout_s, self._synchronous) as conn,
+        ):
+            yield conn
+
+    def record(
+        self,
+        kind: AuditKind | str,
+        run_id: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        policy: str | None = None,
+        policy_version: str | int | None = None,
+        duration_s: float | None = None,
+        elapsed_s: float | None = None,
+    ) -> AuditRecord:
+        """Insert one redacted record; return it."""
+        record = make_record(
+            kind,
+            run_id,
+            payload,
+            policy=policy,
+            policy_version=policy_version,
+            duration_s=duration_s,
+            elapsed_s=elapsed_s,
+        )
+        params = (
+            _sqlite.to_us(record.ts),
+            record.run_id,
+            record.kind.value,
+            record.policy,
+            record.policy_version,
+            record.duration_s,
+            record.elapsed_s,
+            _sqlite.dumps(record.payload),
+        )
+        with self._connect() as conn, _sqlite.transaction(conn):
+            conn.execute(_INSERT, params)
+        return record
+
+    def read_run(self, run_id: str) -> list[AuditRecord]:
+        """Every record of one run, oldest first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM audit_records WHERE run_id = ? ORDER BY seq", (run_id,)
+            ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def tail(self, n: int = 20) -> list[AuditRecord]:
+        """The last ``n`` records, oldest first."""
+        if n < 0:
+            raise GuardrailConfigError(f"tail needs n >= 0, got {n}")
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM (SELECT * FROM audit_records ORDER BY seq DESC LIMIT ?)"
+                " ORDER BY seq",
+                (n,),
+            ).fetchall()
+        return [_from_row(row) for row in rows]

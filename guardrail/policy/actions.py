@@ -1,0 +1,288 @@
+"""Policy actions: what happens when a rule matches. A discriminated union on ``type``.
+
+The engine only *decides*; other modules carry actions out. Each action validates its own
+parameters here so that a policy that loads is a policy that can be executed::
+
+    action: {type: abort, message: "Not confident enough to answer.", fallback_answer: "..."}
+    action: {type: retry, max_attempts: 2, backoff: {initial_s: 0.5}, temperature: 0.2,
+             on_exhausted: {type: escalate, targets: [gpt-4o]}}
+    action: {type: escalate, targets: [gpt-4o-mini, gpt-4o], on_exhausted: {type: abort}}
+    action: {type: self_correct, feedback_template: "...{least_confident_span}...", max_rounds: 1}
+    action: {type: human_review, queue: default, mode: provisional}
+    action: {type: flag, label: low-confidence, severity: warning}
+    action: continue          # a bare type name is short for {type: continue}
+
+``retry`` and ``escalate`` carry ``on_exhausted``: the engine substitutes it once the run's
+attempt number passes ``max_attempts`` (retry) or the run already uses the last target
+(escalate). It defaults to an abort, so a policy never loops or silently gives up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import string
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from guardrail.policy.fields import NonEmptyStr, PolicyModel, before, policy_error
+
+__all__ = [
+    "ACTION_TYPES",
+    "TEMPLATE_PLACEHOLDERS",
+    "AbortAction",
+    "Action",
+    "Backoff",
+    "ContinueAction",
+    "EscalateAction",
+    "FallbackAction",
+    "FlagAction",
+    "HumanReviewAction",
+    "RetryAction",
+    "SelfCorrectAction",
+    "TerminalAction",
+]
+
+TEMPLATE_PLACEHOLDERS = ("question", "answer", "confidence", "least_confident_span")
+"""Names a ``self_correct.feedback_template`` may use, as ``{name}`` or ``{name:format}``."""
+
+_DEFAULT_FEEDBACK = (
+    "Your answer so far may be wrong (estimated confidence {confidence:.2f}). "
+    "The least confident part is: {least_confident_span}\n"
+    "Re-check your reasoning for the question below and write a corrected answer.\n\n"
+    "Question: {question}\n\nAnswer so far: {answer}"
+)
+
+
+class AbortAction(PolicyModel):
+    """Stop the generation. ``fallback_answer``, when set, is returned instead of the answer."""
+
+    type: Literal["abort"] = "abort"
+    message: NonEmptyStr = "Generation aborted: the answer is unlikely to be correct."
+    fallback_answer: str | None = Field(default=None, max_length=10_000)
+
+
+class Backoff(PolicyModel):
+    """Exponential backoff: retry ``n`` waits ``min(max_s, initial_s * multiplier ** (n - 1))``.
+
+    ``jitter`` is the fraction of that delay that may be added at random (0 disables it).
+    """
+
+    initial_s: float = Field(default=0.5, ge=0.0, le=3600.0, allow_inf_nan=False)
+    max_s: float = Field(default=8.0, ge=0.0, le=3600.0, allow_inf_nan=False)
+    multiplier: float = Field(default=2.0, ge=1.0, le=16.0, allow_inf_nan=False)
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max_s < self.initial_s:
+            raise policy_error(
+                f"backoff max_s {self.max_s} is below initial_s {self.initial_s}",
+                expected="max_s >= initial_s",
+            )
+        return self
+
+    def delay_bounds(self, retry: int) -> tuple[float, float]:
+        """The ``(min, max)`` seconds to wait before retry number ``retry`` (1-based)."""
+        if retry < 1:
+            raise ValueError(f"retry must be >= 1, got {retry}")
+        exponent = min(retry - 1, 64)  # beyond 64 doublings every delay is capped anyway
+        base = min(self.max_s, self.initial_s * math.pow(self.multiplier, exponent))
+        return base, base * (1.0 + self.jitter)
+
+
+class SelfCorrectAction(PolicyModel):
+    """Ask the generator to revise its answer using ``feedback_template``, up to ``max_rounds``.
+
+    The template may use ``{question}``, ``{answer}``, ``{confidence}`` and
+    ``{least_confident_span}`` (with an optional format spec such as ``{confidence:.2f}``);
+    literal braces are written ``{{`` and ``}}``. Any other placeholder is a configuration error.
+    """
+
+    type: Literal["self_correct"] = "self_correct"
+    feedback_template: str = Field(default=_DEFAULT_FEEDBACK, min_length=1, max_length=20_000)
+    max_rounds: int = Field(default=1, ge=1, le=10)
+
+    @field_validator("feedback_template")
+    @classmethod
+    def _placeholders(cls, template: str) -> str:
+        try:
+            fields = [
+                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            ]
+        except ValueError as exc:
+            raise policy_error(
+                f"feedback_template is not a valid template: {exc}",
+                expected="{name} placeholders; literal braces doubled as {{ and }}",
+            ) from exc
+        for name in fields:
+            if name not in TEMPLATE_PLACEHOLDERS:
+                close = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
+                raise policy_error(
+                    f"unknown placeholder {{{name}}} in feedback_template",
+                    expected="one of " + ", ".join(f"{{{p}}}" for p in TEMPLATE_PLACEHOLDERS),
+                    suggestion="{" + close[0] + "}" if close else None,
+                )
+        try:
+            cls._format(template, question="q", answer="a", confidence=0.5, span="s")
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise policy_error(
+                f"feedback_template cannot be rendered: {exc}",
+                expected="format specs that suit the value ({confidence:.2f} for a number)",
+            ) from exc
+        return template
+
+    @staticmethod
+    def _format(template: str, *, question: str, answer: str, confidence: float, span: str) -> str:
+        return template.format(
+            question=question, answer=answer, confidence=confidence, least_confident_span=span
+        )
+
+    def render(
+        self, *, question: str, answer: str, confidence: float, least_confident_span: str
+    ) -> str:
+        """Fill the template for one self-correction round."""
+        return self._format(
+            self.feedback_template,
+            question=question,
+            answer=answer,
+            confidence=confidence,
+            span=least_confident_span,
+        )
+
+
+class HumanReviewAction(PolicyModel):
+    """Send the answer to the review ``queue``.
+
+    ``blocking`` waits for the reviewer's verdict; ``provisional`` returns the answer at once,
+    marked as pending review.
+    """
+
+    type: Literal["human_review"] = "human_review"
+    queue: NonEmptyStr = "default"
+    mode: Literal["blocking", "provisional"] = "provisional"
+
+
+class FlagAction(PolicyModel):
+    """Annotate the answer (``label``, ``severity``) and let it continue."""
+
+    type: Literal["flag"] = "flag"
+    label: NonEmptyStr = "low-confidence"
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class ContinueAction(PolicyModel):
+    """Do nothing: the generation goes on."""
+
+    type: Literal["continue"] = "continue"
+
+
+def _shorthand_action(value: object) -> object:
+    """Accept a bare type name (``continue``) for an action without parameters."""
+    if isinstance(value, str):
+        return {"type": value}
+    return value
+
+
+TerminalAction = Annotated[
+    AbortAction | SelfCorrectAction | HumanReviewAction | FlagAction | ContinueAction,
+    Field(discriminator="type"),
+]
+"""An action the engine never replaces (what an exhausted escalation falls back to)."""
+
+_TerminalInput = (
+    Literal["abort", "self_correct", "human_review", "flag", "continue"] | TerminalAction
+)
+
+
+class EscalateAction(PolicyModel):
+    """Re-run the answer on the next model of ``targets`` (litellm or registered LangChain names).
+
+    The next target is the one after the run's current model in the list, or the first one when
+    the current model is not listed. When the current model is the last target the engine uses
+    ``on_exhausted`` instead.
+    """
+
+    type: Literal["escalate"] = "escalate"
+    targets: list[NonEmptyStr] = Field(min_length=1, max_length=32)
+    on_exhausted: Annotated[TerminalAction, before(_shorthand_action, _TerminalInput)] = Field(
+        default_factory=lambda: AbortAction(message="No larger model left to escalate to.")
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _unique(cls, targets: list[str]) -> list[str]:
+        for index, name in enumerate(targets):
+            if name in targets[:index]:
+                raise policy_error(f"target {name!r} is listed twice", at=(index,))
+        return targets
+
+    def next_target(self, current_model: str) -> str | None:
+        """The target to escalate to from ``current_model``; ``None`` when none is left."""
+        if current_model not in self.targets:
+            return self.targets[0]
+        position = self.targets.index(current_model)
+        return self.targets[position + 1] if position + 1 < len(self.targets) else None
+
+
+FallbackAction = Annotated[
+    AbortAction
+    | EscalateAction
+    | SelfCorrectAction
+    | HumanReviewAction
+    | FlagAction
+    | ContinueAction,
+    Field(discriminator="type"),
+]
+"""What an exhausted retry falls back to: any action but another retry."""
+
+_FallbackInput = (
+    Literal["abort", "escalate", "self_correct", "human_review", "flag", "continue"]
+    | FallbackAction
+)
+
+
+class RetryAction(PolicyModel):
+    """Discard the answer and generate again, at most ``max_attempts`` times per answer.
+
+    ``max_attempts`` counts retries (attempts after the first): with 2 the run may reach attempt 3.
+    ``temperature``, when set, is the sampling temperature for the retries.
+    """
+
+    type: Literal["retry"] = "retry"
+    max_attempts: int = Field(default=2, ge=1, le=20)
+    backoff: Backoff = Field(default_factory=Backoff)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, allow_inf_nan=False)
+    on_exhausted: Annotated[FallbackAction, before(_shorthand_action, _FallbackInput)] = Field(
+        default_factory=lambda: AbortAction(message="Retries exhausted; answer still uncertain.")
+    )
+
+    def exhausted(self, attempt: int) -> bool:
+        """True when a run at ``attempt`` (1-based) may not retry any more."""
+        return attempt > self.max_attempts
+
+
+Action = Annotated[
+    AbortAction
+    | RetryAction
+    | EscalateAction
+    | SelfCorrectAction
+    | HumanReviewAction
+    | FlagAction
+    | ContinueAction,
+    Field(discriminator="type"),
+]
+"""Any policy action, discriminated on ``type``."""
+
+ActionField = Annotated[
+    Action,
+    before(
+        _shorthand_action,
+        Literal["abort", "retry", "escalate", "self_correct", "human_review", "flag", "continue"]
+        | Action,
+    ),
+]
+"""``Action`` that also accepts a bare type name in YAML."""
+
+ACTION_TYPES = ("abort", "retry", "escalate", "self_correct", "human_review", "flag", "continue")

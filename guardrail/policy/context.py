@@ -1,0 +1,58 @@
+"""The run context a policy decides in: which attempt, which model, which tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["RunContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What the engine knows about the run besides the checkpoint itself.
+
+    ``attempt`` is 1 for the first generation of an answer and grows with every retry or
+    escalation. ``model`` is the generator's name (matched by ``model:`` globs), ``tags`` and
+    ``metadata`` are free-form labels of the run, and ``max_tokens`` is the generation's token
+    limit, used for the fraction of the answer seen (``None``: unknown).
+    """
+
+    attempt: int = 1
+    model: str = ""
+    tags: frozenset[str] = frozenset()
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 1:
+            raise ValueError(f"attempt must be an integer >= 1, got {self.attempt!r}")
+        if self.max_tokens is not None and (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or self.max_tokens < 1
+        ):
+            raise ValueError(f"max_tokens must be None or an integer >= 1, got {self.max_tokens!r}")
+        tags: Iterable[str] = self.tags
+        if isinstance(tags, str):
+            raise TypeError("tags must be a collection of strings, not one string")
+        object.__setattr__(self, "tags", frozenset(tags))
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping for audit records (tags sorted, non-scalar metadata as ``repr``)."""
+        return {
+            "attempt": self.attempt,
+            "model": self.model,
+            "tags": sorted(self.tags),
+            "metadata": {str(k): _plain(v) for k, v in self.metadata.items()},
+            "max_tokens": self.max_tokens,
+        }
+
+
+def _plain(value: object) -> object:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)

@@ -1,0 +1,144 @@
+"""The policy document: scorer, checkpoints, BCI, failure mode, ordered rules, default action.
+
+A policy file looks like this (see ``policies/default.yaml`` for a commented one)::
+
+    # yaml-language-server: $schema=./policy.schema.json
+    version: 1
+    name: my-policy
+    scorer: {model: "builtin:smollm2-135m-instruct", device: auto, latency_budget_s: 2.0}
+    checkpoints: {strategies: [{type: paragraph}], min_gap: 8, max_per_answer: 16}
+    bci: {alpha: 0.5, depth: 0, width: 0}
+    on_error: fail_closed
+    rules:
+      - name: weak-outcome
+        when: {stage: outcome, confidence_below: 0.5}
+        action: {type: human_review, queue: default, mode: provisional}
+    default_action: continue
+
+Rules are tried in order; the first whose ``when:`` holds decides. ``checkpoints`` and ``bci``
+are :class:`~guardrail.triggers.config.CheckpointSettings` and
+:class:`~guardrail.triggers.config.BCISettings`, the same models the triggers use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from guardrail.errors import GuardrailConfigError
+from guardrail.policy import diagnostics, loader
+from guardrail.policy.actions import ActionField, ContinueAction
+from guardrail.policy.conditions import Condition
+from guardrail.policy.fields import NonEmptyStr, PolicyModel, policy_error
+from guardrail.triggers.config import BCISettings, CheckpointSettings
+
+__all__ = ["Policy", "Rule", "ScorerSettings", "schema_json"]
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ScorerSettings(PolicyModel):
+    """Which confidence scorer to run, where, and how long one estimate may take.
+
+    ``model`` is a model reference (``builtin:smollm2-135m-instruct``, a local path or a hub id);
+    ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. An estimate slower than
+    ``latency_budget_s`` counts as a scorer failure (see ``Policy.on_error``).
+    """
+
+    model: NonEmptyStr = "builtin:smollm2-135m-instruct"
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
+    latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
+
+
+class Rule(PolicyModel):
+    """One named rule: when ``when`` holds, the engine decides ``action``."""
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    when: Condition
+    action: ActionField
+
+
+class Policy(PolicyModel):
+    """A complete, validated guardrail policy. Build it with the ``from_*`` constructors."""
+
+    version: Literal[1] = 1
+    name: str = Field(default="unnamed", pattern=_NAME_PATTERN)
+    description: str = Field(default="", max_length=2000)
+    scorer: ScorerSettings = Field(default_factory=ScorerSettings)
+    checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
+    bci: BCISettings = Field(default_factory=BCISettings)
+    on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
+    rules: list[Rule] = Field(default_factory=list, max_length=256)
+    default_action: ActionField = Field(default_factory=ContinueAction)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_int(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise policy_error(f"version must be the number 1, got {value!r}", expected="1")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[Rule]) -> list[Rule]:
+        seen: dict[str, int] = {}
+        for index, rule in enumerate(rules):
+            if rule.name in seen:
+                raise policy_error(
+                    f"rule name {rule.name!r} is already used by rules[{seen[rule.name]}]",
+                    expected="unique rule names",
+                    at=(index, "name"),
+                )
+            seen[rule.name] = index
+        return rules
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def _from_document(cls, document: loader.LocatedDocument) -> Policy:
+        try:
+            return cls.model_validate(document.data)
+        except ValidationError as exc:
+            issues = diagnostics.issues_from_validation(exc, document, cls)
+            raise GuardrailConfigError(issues) from None
+
+    @classmethod
+    def from_text(cls, text: str | bytes, source: str | None = None) -> Policy:
+        """Parse and validate a YAML (or JSON) policy; ``source`` names it in error messages."""
+        return cls._from_document(loader.read_text(text, source))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Policy:
+        """Read, parse and validate a policy file (at most 1 MB)."""
+        return cls._from_document(loader.read_file(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> Policy:
+        """Validate a policy given as Python data (as parsed from YAML or JSON)."""
+        return cls._from_document(loader.read_mapping(data, source))
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema (draft 2020-12) of policy documents, for editors and CI."""
+        schema = cls.model_json_schema(mode="validation")
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            **schema,
+            "title": "FineCE Guardrail policy",
+        }
+
+    def rule(self, name: str) -> Rule:
+        """The rule called ``name``; ``KeyError`` when there is none."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+
+def schema_json() -> str:
+    """The policy JSON Schema as the text shipped in ``policies/policy.schema.json``."""
+    return json.dumps(Policy.json_schema(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,51 @@
+"""Human review: a durable queue of answers held for a decision, and sinks that announce them.
+
+>>> from guardrail.review import ReviewItem, ReviewQueue
+>>> queue = ReviewQueue(path="review.db")                          # doctest: +SKIP
+>>> item = queue.enqueue(ReviewItem(question="q", answer="a"), dedupe_key="run-1")  # doctest: +SKIP
+>>> queue.wait(item.id, timeout_s=600).final_answer                # doctest: +SKIP
+"""
+
+from guardrail.review.errors import (
+    AlreadyDecidedError,
+    InvalidDecisionError,
+    ReviewError,
+    ReviewItemNotFoundError,
+    ReviewNotifyError,
+    ReviewStoreError,
+    ReviewTimeoutError,
+    WebhookDeliveryError,
+)
+from guardrail.review.models import ReviewAttempt, ReviewDecision, ReviewItem, ReviewStatus, Verdict
+from guardrail.review.queue import ReviewQueue
+from guardrail.review.sinks import ReviewEvent, ReviewSink
+from guardrail.review.sqlite import SQLiteReviewQueue
+from guardrail.review.store import ExportFormat, ReviewStore, default_review_db_path
+from guardrail.review.webhook import DeliveryReport, WebhookSink, sign, verify_signature
+
+__all__ = [
+    "AlreadyDecidedError",
+    "DeliveryReport",
+    "ExportFormat",
+    "InvalidDecisionError",
+    "ReviewAttempt",
+    "ReviewDecision",
+    "ReviewError",
+    "ReviewEvent",
+    "ReviewItem",
+    "ReviewItemNotFoundError",
+    "ReviewNotifyError",
+    "ReviewQueue",
+    "ReviewSink",
+    "ReviewStatus",
+    "ReviewStore",
+    "ReviewStoreError",
+    "ReviewTimeoutError",
+    "SQLiteReviewQueue",
+    "Verdict",
+    "WebhookDeliveryError",
+    "WebhookSink",
+    "default_review_db_path",
+    "sign",
+    "verify_signature",
+]

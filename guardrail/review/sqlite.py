@@ -1,0 +1,286 @@
+"""The review queue in an SQLite file: durable, shared by threads and processes.
+
+The database runs in WAL mode; every write is one ``BEGIN IMMEDIATE`` transaction, and each
+operation opens and closes its own connection, so an instance is safe to share between threads
+and across ``fork``. Enqueue is idempotent through a ``UNIQUE`` dedupe key, so several processes
+may enqueue the same item and exactly one row results. A writer killed with ``SIGKILL`` loses
+nothing it committed: SQLite replays or discards the WAL on the next open.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from guardrail.errors import GuardrailConfigError
+from guardrail.review import _schema, _sqlite
+from guardrail.review.errors import (
+    AlreadyDecidedError,
+    InvalidDecisionError,
+    ReviewItemNotFoundError,
+    ReviewStoreError,
+    ReviewTimeoutError,
+)
+from guardrail.review.export import write_items
+from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
+from guardrail.review.store import (
+    ENV_REVIEW_DB,
+    ExportFormat,
+    StatusFilter,
+    default_review_db_path,
+)
+
+__all__ = ["SQLiteReviewQueue"]
+
+
+def _statuses(status: StatusFilter) -> tuple[str, ...]:
+    if status is None:
+        return ()
+    raw = [status] if isinstance(status, str) else list(status)
+    try:
+        return tuple(ReviewStatus(value).value for value in raw)
+    except ValueError:
+        valid = ", ".join(s.value for s in ReviewStatus)
+        raise GuardrailConfigError(f"unknown review status in {raw!r} (valid: {valid})") from None
+
+
+def _make_decision(
+    verdict: Verdict | str, reviewer: str, edited_answer: str | None, note: str | None
+) -> ReviewDecision:
+    try:
+        verdict = Verdict(verdict)
+    except ValueError:
+        valid = ", ".join(v.value for v in Verdict)
+        raise InvalidDecisionError(f"unknown verdict {verdict!r} (valid: {valid})") from None
+    if not reviewer.strip():
+        raise InvalidDecisionError("a decision needs a reviewer")
+    try:
+        return ReviewDecision(
+            verdict=verdict, reviewer=reviewer, edited_answer=edited_answer, note=note
+        )
+    except ValidationError as exc:
+        detail = "; ".join(error["msg"] for error in exc.errors())
+        raise InvalidDecisionError(f"invalid decision: {detail}") from None
+
+
+class SQLiteReviewQueue:
+    """A :class:`~guardrail.review.store.ReviewStore` in one SQLite file.
+
+    ``path`` defaults to :func:`~guardrail.review.store.default_review_db_path`. With
+    ``create=False`` a missing file is a :class:`~guardrail.errors.GuardrailConfigError` instead
+    of a new, empty queue. A write waits up to ``busy_timeout_s`` for another writer's lock,
+    then fails with a retryable :class:`~guardrail.review.errors.ReviewStoreError`.
+    ``synchronous="FULL"`` also survives power loss; ``"NORMAL"`` only process crashes.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
+        busy_timeout_s: float = 30.0,
+        synchronous: _sqlite.Synchronous = "FULL",
+    ) -> None:
+        if busy_timeout_s <= 0:
+            raise GuardrailConfigError(f"busy_timeout_s must be > 0, got {busy_timeout_s!r}")
+        if synchronous not in ("NORMAL", "FULL"):
+            raise GuardrailConfigError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
+        self._path = _sqlite.resolve_path(
+            default_review_db_path() if path is None else path,
+            create=create,
+            what="review database",
+            env=ENV_REVIEW_DB,
+        )
+        self._busy_timeout_s = busy_timeout_s
+        self._synchronous: _sqlite.Synchronous = synchronous
+        self._closed = False
+        with self._errors():
+            _sqlite.prepare(
+                self._path, busy_timeout_s, _schema.COMPONENT, _schema.SCHEMA_VERSION, _schema.DDL
+            )
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={str(self._path)!r})"
+
+    def __enter__(self) -> SQLiteReviewQueue:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Refuse further calls. No connection outlives an operation, so nothing else is held."""
+        self._closed = True
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise ReviewStoreError(
+                f"review database {self._path}: {exc}", retryable=_sqlite.is_busy(exc)
+            ) from exc
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise ReviewStoreError(f"{self!r} is closed")
+        with (
+            self._errors(),
+            _sqlite.connection(self._path, self._busy_timeout_s, self._synchronous) as conn,
+        ):
+            if write:
+                with _sqlite.transaction(conn):
+                    yield conn
+            else:
+                yield conn
+
+    def enqueue(self, item: ReviewItem, dedupe_key: str | None = None) -> ReviewItem:
+        """Store a pending item; return it, or the already stored item with its key or id."""
+        if item.status is not ReviewStatus.PENDING:
+            raise InvalidDecisionError(
+                f"only pending items can be enqueued; {item.id!r} is {item.status.value}"
+            )
+        if dedupe_key is not None:
+            if item.dedupe_key not in (None, dedupe_key):
+                raise InvalidDecisionError(
+                    f"dedupe_key {dedupe_key!r} conflicts with the item's {item.dedupe_key!r}"
+                )
+            item = item.model_copy(update={"dedupe_key": dedupe_key})
+        with self._connect(write=True) as conn:
+            if conn.execute(_schema.INSERT_ITEM, _schema.item_row(item)).rowcount == 1:
+                return item
+            row = None
+            if item.dedupe_key is not None:
+                row = conn.execute(
+                    "SELECT * FROM review_items WHERE dedupe_key = ?", (item.dedupe_key,)
+                ).fetchone()
+            if row is None:
+                row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item.id,)).fetchone()
+        return _schema.item_from_row(row)
+
+    def decide(
+        self,
+        item_id: str,
+        verdict: Verdict | str,
+        reviewer: str,
+        edited_answer: str | None = None,
+        note: str | None = None,
+    ) -> ReviewItem:
+        """Record a final decision on a pending item and return the decided item."""
+        decision = _make_decision(verdict, reviewer, edited_answer, note)
+        with self._connect(write=True) as conn:
+            row = conn.execute(
+                "SELECT status, reviewer FROM review_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None:
+                raise ReviewItemNotFoundError(item_id, str(self._path))
+            if row["status"] != ReviewStatus.PENDING.value:
+                raise AlreadyDecidedError(item_id, row["status"], row["reviewer"])
+            conn.execute(
+                "UPDATE review_items SET status = ?, verdict = ?, reviewer = ?, decided_us = ?,"
+                " edited_answer = ?, note = ? WHERE id = ?",
+                (
+                    decision.verdict.status.value,
+                    decision.verdict.value,
+                    decision.reviewer,
+                    _sqlite.to_us(decision.decided_at),
+                    decision.edited_answer,
+                    decision.note,
+                    item_id,
+                ),
+            )
+            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
+        return _schema.item_from_row(row)
+
+    def get(self, item_id: str) -> ReviewItem:
+        """The item with this id."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise ReviewItemNotFoundError(item_id, str(self._path))
+        return _schema.item_from_row(row)
+
+    def list(
+        self,
+        *,
+        status: StatusFilter = None,
+        queue: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[ReviewItem]:
+        """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
+        clauses: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        statuses = _statuses(status)
+        if statuses:
+            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params.extend(statuses)
+        if queue is not None:
+            clauses.append("queue = ?")
+            params.append(queue)
+        if since is not None:
+            if since.tzinfo is None:
+                raise GuardrailConfigError("since must be a timezone-aware datetime")
+            clauses.append("created_us >= ?")
+            params.append(_sqlite.to_us(since))
+        sql = "SELECT * FROM review_items"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_us, id"
+        if limit is not None:
+            if limit < 0:
+                raise GuardrailConfigError(f"limit must be >= 0, got {limit}")
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_schema.item_from_row(row) for row in rows]
+
+    def wait(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:
+        """Poll every ``poll_s`` until the item is decided; raise after ``timeout_s``."""
+        if timeout_s < 0 or poll_s <= 0:
+            raise GuardrailConfigError(
+                f"wait needs timeout_s >= 0 and poll_s > 0, got {timeout_s!r} and {poll_s!r}"
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            item = self.get(item_id)
+            if item.decision is not None:
+                return item
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReviewTimeoutError(item_id, timeout_s)
+            time.sleep(min(poll_s, remaining))
+
+    def export(
+        self,
+        out: TextIO,
+        *,
+        format: ExportFormat = "jsonl",
+        status: StatusFilter = None,
+        queue: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Write the matching items to ``out`` as JSON lines or CSV; return the count."""
+        return write_items(self.list(status=status, queue=queue, since=since), out, format)
+
+    def integrity_check(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` verdict (``"ok"`` for a sound file)."""
+        with self._connect() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(row[0]) for row in rows)

@@ -1,0 +1,104 @@
+"""The narrow storage interface of the review queue, and where its database lives by default.
+
+:class:`ReviewStore` is all the queue needs from a database; :class:`SQLiteReviewQueue` is the
+embedded implementation and a server database only has to provide the same methods.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Collection
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol, TextIO, runtime_checkable
+
+from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
+
+__all__ = ["ExportFormat", "ReviewStore", "StatusFilter", "default_review_db_path"]
+
+ExportFormat = Literal["jsonl", "csv"]
+StatusFilter = ReviewStatus | str | Collection[ReviewStatus | str] | None
+
+ENV_REVIEW_DB = "GUARDRAIL_REVIEW_DB"
+
+
+def default_review_db_path() -> Path:
+    """``$GUARDRAIL_REVIEW_DB``, else ``$XDG_CACHE_HOME/guardrail/review.db`` (``~/.cache``)."""
+    configured = os.environ.get(ENV_REVIEW_DB, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    base = Path(cache).expanduser() if cache else Path.home() / ".cache"
+    return base / "guardrail" / "review.db"
+
+
+@runtime_checkable
+class ReviewStore(Protocol):
+    """Durable storage of review items.
+
+    Writes are atomic and safe from several threads and processes. Unknown ids raise
+    :class:`~guardrail.review.errors.ReviewItemNotFoundError`.
+    """
+
+    def enqueue(self, item: ReviewItem, dedupe_key: str | None = None) -> ReviewItem:
+        """Store a pending item and return the stored item.
+
+        Idempotent: when an item with the same ``dedupe_key`` (or the same id) is already
+        stored, nothing is written and that stored item is returned instead.
+        """
+        ...
+
+    def get(self, item_id: str) -> ReviewItem:
+        """The item with this id."""
+        ...
+
+    def list(
+        self,
+        *,
+        status: StatusFilter = None,
+        queue: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[ReviewItem]:
+        """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
+        ...
+
+    def decide(
+        self,
+        item_id: str,
+        verdict: Verdict | str,
+        reviewer: str,
+        edited_answer: str | None = None,
+        note: str | None = None,
+    ) -> ReviewItem:
+        """Record a final decision and return the decided item.
+
+        Raises :class:`~guardrail.review.errors.AlreadyDecidedError` for a decided item and
+        :class:`~guardrail.review.errors.InvalidDecisionError` for a malformed decision
+        (``edit`` needs ``edited_answer``).
+        """
+        ...
+
+    def wait(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:
+        """Block until the item is decided and return it.
+
+        Raises :class:`~guardrail.review.errors.ReviewTimeoutError` after ``timeout_s``.
+        """
+        ...
+
+    def export(
+        self,
+        out: TextIO,
+        *,
+        format: ExportFormat = "jsonl",
+        status: StatusFilter = None,
+        queue: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Write the matching items to ``out``; return how many were written."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; further calls are an error."""
+        ...

@@ -1,0 +1,38 @@
+"""Test doubles shipped with the package: scripted scorers, fake chat models, a tiny Llama.
+
+``FakeStreamingChatModel`` needs the ``langchain`` extra and ``tiny_llama`` needs torch; both
+are imported on first use, so ``import guardrail.testing`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from guardrail.testing.scorers import ScoreCall, ScriptedScorer, ScriptedSession
+
+if TYPE_CHECKING:
+    from guardrail.testing.fake_chat import FakeStreamingChatModel
+    from guardrail.testing.tiny import tiny_llama, tiny_tokenizer
+
+__all__ = [
+    "FakeStreamingChatModel",
+    "ScoreCall",
+    "ScriptedScorer",
+    "ScriptedSession",
+    "tiny_llama",
+    "tiny_tokenizer",
+]
+
+_LAZY = {
+    "FakeStreamingChatModel": "guardrail.testing.fake_chat",
+    "tiny_llama": "guardrail.testing.tiny",
+    "tiny_tokenizer": "guardrail.testing.tiny",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'guardrail.testing' has no attribute {name!r}")
