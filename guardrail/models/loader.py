@@ -23,7 +23,13 @@ from guardrail.models.builtin import convert_gguf, ensure_builtin
 from guardrail.models.cache import cache_dir, file_lock
 from guardrail.models.device import Placement, choose_placement
 
-__all__ = ["LoadedModel", "clear_model_cache", "load_model", "resolve_model_path"]
+__all__ = [
+    "LoadedModel",
+    "clear_model_cache",
+    "load_model",
+    "load_model_copy",
+    "resolve_model_path",
+]
 
 ARTIFACT_METADATA = "finece.json"
 
@@ -86,6 +92,11 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto") -> Loaded
         loaded = _load_uncached(ref, placement)
         _cache[key] = loaded
         return loaded
+
+
+def load_model_copy(ref: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """A private copy of the model (not shared through the cache), e.g. to fine-tune it."""
+    return _load_uncached(ref, choose_placement(device, dtype))
 
 
 def _load_uncached(ref: str, placement: Placement) -> LoadedModel:

@@ -22,14 +22,44 @@ def _finece(model: str, **options: Any) -> Scorer:
     return FineCEScorer.from_ref(model, **options)
 
 
-SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {"finece": _finece}
+def _value_head(model: str, **options: Any) -> Scorer:
+    from guardrail.scorers.value_head import ValueHeadScorer
+
+    return ValueHeadScorer.from_ref(model, **options)
 
 
-def create_scorer(model: str, *, backend: str = "finece", **options: Any) -> Scorer:
-    """Build a scorer: ``backend`` names the method, ``model`` the model reference it loads."""
+SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {"finece": _finece, "value_head": _value_head}
+
+
+def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Scorer:
+    """Build a scorer: ``backend`` names the method, ``model`` the model reference it loads.
+
+    ``auto`` reads a scorer artifact's ``finece.json`` (its ``kind``) and otherwise uses the
+    instruction-prompt ``finece`` backend.
+    """
+    if backend == "auto":
+        backend = _artifact_kind(model)
     try:
         factory = SCORER_BACKENDS[backend]
     except KeyError:
         valid = ", ".join(sorted(SCORER_BACKENDS))
         raise GuardrailConfigError(f"unknown scorer backend {backend!r}; valid: {valid}") from None
     return factory(model, **options)
+
+
+def _artifact_kind(model: str) -> str:
+    import json
+    from pathlib import Path
+
+    from guardrail.models.artifacts import builtin_artifact_path
+
+    path = (
+        builtin_artifact_path(model.removeprefix("builtin:"))
+        if model.startswith("builtin:")
+        else Path(model)
+    )
+    meta = path / "finece.json" if path is not None else None
+    if meta is not None and meta.is_file():
+        kind = json.loads(meta.read_text()).get("kind", "ift")
+        return "value_head" if kind == "value_head" else "finece"
+    return "finece"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import ScorerUnavailableError
+from guardrail.scorers.padding import forward_left_padded
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
 from guardrail.scorers.readout import DigitReadout, parse_confidence
 from guardrail.scorers.streams import FineCESession, StreamBatch
@@ -120,19 +121,6 @@ class FineCEScorer:
     def _forward_padded(self, rows: list[list[int]], keep: int) -> torch.Tensor:
         import torch
 
-        width = max(len(r) for r in rows)
-        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros(len(rows), width, dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
-            mask[i, width - len(row) :] = 1
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
-            out = self.model(
-                input_ids=input_ids.to(self.device),
-                attention_mask=mask.to(self.device),
-                position_ids=positions.to(self.device),
-                use_cache=False,
-                logits_to_keep=keep,
-            )
+            out = forward_left_padded(self.model, rows, pad_token_id=self.pad_token_id, keep=keep)
         return out.logits  # type: ignore[no-any-return]

@@ -1,0 +1,86 @@
+"""``guardrail train``: fine-tune a FineCE scorer from Monte Carlo label stores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from guardrail.errors import GuardrailConfigError
+
+
+def register(sub: Any) -> None:
+    """Add the ``train`` sub-command."""
+    parser = sub.add_parser(
+        "train",
+        help="fine-tune a scorer (LoRA by default) on labels from `guardrail data build`",
+        description="Resumable: re-running the same command continues from OUT/checkpoint.",
+    )
+    parser.add_argument("--data", nargs="+", required=True, help="label JSONL file(s)")
+    parser.add_argument("--out", required=True, help="artifact directory")
+    parser.add_argument("--base", default="builtin:smollm2-135m-instruct", help="base model")
+    parser.add_argument("--method", choices=["ift", "value_head"], default="ift")
+    parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--max-steps", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=768)
+    parser.add_argument("--warmup-steps", type=int, default=300)
+    parser.add_argument("--dev-fraction", type=float, default=0.2)
+    parser.add_argument("--eval-every", type=int, default=0, help="dev metrics every N steps")
+    parser.add_argument("--checkpoint-every", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """A validated :class:`~guardrail.training.config.TrainConfig` (config errors named)."""
+    from pydantic import ValidationError as PydanticError
+
+    from guardrail.training.config import TrainConfig
+
+    try:
+        return TrainConfig(
+            data=tuple(args.data),
+            out=args.out,
+            base_model=args.base,
+            method=args.method,
+            lora=not args.full,
+            lora_r=args.lora_r,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            learning_rate=args.lr,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            warmup_steps=args.warmup_steps,
+            dev_fraction=args.dev_fraction,
+            eval_every=args.eval_every,
+            checkpoint_every=args.checkpoint_every,
+            seed=args.seed,
+            device=args.device,
+        )
+    except PydanticError as exc:
+        problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise GuardrailConfigError(f"invalid training settings: {problems}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print the result as JSON."""
+    from guardrail.training.trainer import train
+
+    result = train(config_from_args(args))
+    print(
+        json.dumps(
+            {
+                "out": str(result.out),
+                "steps": result.steps,
+                "resumed_from": result.resumed_from,
+                "dev_metrics": result.dev_metrics,
+                "seconds": round(result.seconds, 1),
+            }
+        )
+    )
+    return 0

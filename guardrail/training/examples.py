@@ -1,0 +1,92 @@
+"""Training examples from a label store: loading, question-level splits and statistics."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from guardrail.errors import GuardrailConfigError
+
+__all__ = ["TrainingExample", "data_hash", "label_stats", "load_examples", "split_by_question"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingExample:
+    """One ``(question, answer prefix) -> confidence`` pair."""
+
+    question_id: str
+    question: str
+    prefix: str
+    label: float
+    kind: str
+
+
+def load_examples(paths: Sequence[str | Path]) -> list[TrainingExample]:
+    """Every label of every finished question in the given label stores."""
+    from guardrail.data.store import read_labels
+
+    examples: list[TrainingExample] = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise GuardrailConfigError(f"label file not found: {path}")
+        for number, record in enumerate(read_labels(path), start=1):
+            try:
+                examples.append(
+                    TrainingExample(
+                        question_id=str(record["question_id"]),
+                        question=str(record["question"]),
+                        prefix=str(record.get("prefix", "")),
+                        label=float(record["label"]),
+                        kind=str(record["text_kind"]),
+                    )
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise GuardrailConfigError(
+                    f"{path}: label record {number} is malformed: {exc}"
+                ) from exc
+    if not examples:
+        raise GuardrailConfigError(f"no finished labels in {', '.join(map(str, paths))}")
+    return examples
+
+
+def split_by_question(
+    examples: Sequence[TrainingExample], dev_fraction: float, seed: int
+) -> tuple[list[TrainingExample], list[TrainingExample]]:
+    """Split so that every prefix of a question lands on the same side (no leakage)."""
+    if not 0.0 <= dev_fraction < 1.0:
+        raise GuardrailConfigError(f"dev_fraction must be in [0, 1), got {dev_fraction}")
+    questions = sorted({e.question_id for e in examples})
+    random.Random(seed).shuffle(questions)
+    n_dev = round(len(questions) * dev_fraction)
+    if dev_fraction > 0 and n_dev == 0 and len(questions) > 1:
+        n_dev = 1
+    dev_ids = set(questions[:n_dev])
+    train = [e for e in examples if e.question_id not in dev_ids]
+    dev = [e for e in examples if e.question_id in dev_ids]
+    return train, dev
+
+
+def label_stats(examples: Iterable[TrainingExample]) -> dict[str, Any]:
+    """Counts by kind, a tenths histogram and the mean label."""
+    items = list(examples)
+    histogram = Counter(min(int(e.label * 10), 9) for e in items)
+    return {
+        "examples": len(items),
+        "questions": len({e.question_id for e in items}),
+        "by_kind": dict(Counter(e.kind for e in items)),
+        "histogram_tenths": [histogram.get(i, 0) for i in range(10)],
+        "mean_label": sum(e.label for e in items) / len(items) if items else None,
+    }
+
+
+def data_hash(paths: Sequence[str | Path]) -> str:
+    """SHA-256 over the label files' bytes, in order."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()

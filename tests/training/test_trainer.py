@@ -1,0 +1,153 @@
+"""Training on the tiny random Llama: split, objectives, artifact, resume after a crash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guardrail.data.store import LabelStore
+from guardrail.errors import GuardrailConfigError
+from guardrail.training.config import TrainConfig
+from guardrail.training.examples import load_examples, split_by_question
+from guardrail.training.trainer import train
+
+QUESTIONS = {
+    f"q{i}": (f"What is {i} + {i}?", [f"{i} + {i} = {2 * i}.\n", f"So the answer is {2 * i}."])
+    for i in range(6)
+}
+
+
+@pytest.fixture
+def labels(tmp_path: Path) -> Path:
+    path = tmp_path / "labels.jsonl"
+    with LabelStore(path, {"task": "test"}) as store:
+        for number, (qid, (question, lines)) in enumerate(QUESTIONS.items()):
+            records = [
+                {"text_kind": "question", "question": question, "prefix": "", "label": 0.5},
+                {"text_kind": "process", "question": question, "prefix": lines[0],
+                 "label": 0.25 * (number % 4)},
+                {"text_kind": "outcome", "question": question, "prefix": "".join(lines),
+                 "label": float(number % 2)},
+            ]  # fmt: skip
+            store.commit(qid, records)
+    return path
+
+
+@pytest.fixture
+def base_model(tmp_path: Path, tiny: tuple[Any, Any]) -> str:
+    model, tokenizer = tiny
+    path = tmp_path / "base"
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def _config(labels: Path, base: str, out: Path, **overrides: Any) -> TrainConfig:
+    settings: dict[str, Any] = {
+        "data": (str(labels),),
+        "out": str(out),
+        "base_model": base,
+        "max_steps": 6,
+        "batch_size": 4,
+        "learning_rate": 1e-2,
+        "warmup_steps": 1,
+        "dev_fraction": 0.34,
+        "checkpoint_every": 2,
+        "lora_r": 2,
+    }
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_split_never_leaks_a_question(labels: Path) -> None:
+    examples = load_examples([labels])
+    train_set, dev_set = split_by_question(examples, 0.34, seed=3)
+    assert dev_set
+    assert not {e.question_id for e in train_set} & {e.question_id for e in dev_set}
+    assert len(train_set) + len(dev_set) == len(examples) == 18
+
+
+@pytest.mark.parametrize("method", ["ift", "value_head"])
+def test_training_writes_a_loadable_artifact(
+    labels: Path, base_model: str, tmp_path: Path, method: str
+) -> None:
+    from guardrail.models import clear_model_cache
+    from guardrail.scorers import create_scorer
+
+    out = tmp_path / f"artifact-{method}"
+    result = train(_config(labels, base_model, out, method=method), log=lambda _: None)
+    assert result.steps == 6
+    meta = json.loads((out / "finece.json").read_text())
+    assert meta["kind"] == method
+    assert meta["base_model"] == base_model
+    assert meta["label_stats"]["train"]["examples"] + meta["label_stats"]["dev"]["examples"] == 18
+    assert set(meta["dev_metrics"]) == {"loss", "mae", "brier"}
+    curve = [json.loads(line) for line in (out / "learning_curve.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    clear_model_cache()
+    scorer = create_scorer(str(out))
+    assert type(scorer).__name__ == (
+        "ValueHeadScorer" if method == "value_head" else "FineCEScorer"
+    )
+    value = scorer.score(*QUESTIONS["q1"][0:1], "2")
+    assert 0.0 <= value <= 1.0
+
+
+def test_ift_training_lowers_the_loss(labels: Path, base_model: str, tmp_path: Path) -> None:
+    out = tmp_path / "fit"
+    train(_config(labels, base_model, out, max_steps=30, dev_fraction=0.0), log=lambda _: None)
+    losses = [
+        json.loads(line)["loss"]
+        for line in (out / "learning_curve.jsonl").read_text().splitlines()
+        if '"loss"' in line
+    ]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+
+
+def test_a_crashed_run_resumes_to_the_same_result(
+    labels: Path, base_model: str, tmp_path: Path
+) -> None:
+    from guardrail.scorers.finece import FineCEScorer
+    from guardrail.training.objectives import make_objective
+
+    reference_out = tmp_path / "uninterrupted"
+    train(_config(labels, base_model, reference_out), log=lambda _: None)
+
+    crashed_out = tmp_path / "crashed"
+
+    def crash_at_step_5(line: str) -> None:
+        if line.startswith("step 5/"):
+            raise KeyboardInterrupt  # as if killed after the step-4 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(labels, base_model, crashed_out), log=crash_at_step_5)
+    assert not (crashed_out / "finece.json").exists()
+    result = train(_config(labels, base_model, crashed_out), log=lambda _: None)
+    assert result.resumed_from == 4
+    assert result.steps == 6
+
+    def scores(out: Path) -> list[float]:
+        objective = make_objective(_config(labels, base_model, out))
+        objective.load(out)
+        model = objective.model.merge_and_unload()
+        scorer = FineCEScorer(model, objective.tokenizer)
+        return scorer.score_batch([(q, "".join(lines)) for q, lines in QUESTIONS.values()])
+
+    assert scores(crashed_out) == pytest.approx(scores(reference_out), abs=1e-5)
+
+
+def test_resume_with_other_settings_is_refused(
+    labels: Path, base_model: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    train(_config(labels, base_model, out), log=lambda _: None)
+    with pytest.raises(GuardrailConfigError, match="different settings"):
+        train(_config(labels, base_model, out, learning_rate=5e-3), log=lambda _: None)
+
+
+def test_missing_label_file_is_named(tmp_path: Path, base_model: str) -> None:
+    with pytest.raises(GuardrailConfigError, match="label file not found"):
+        train(_config(tmp_path / "nope.jsonl", base_model, tmp_path / "o"), log=lambda _: None)
