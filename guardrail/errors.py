@@ -39,8 +39,11 @@ class GuardSignal(GuardrailError):
 
     ``decision`` is the policy decision that caused it (a :class:`guardrail.policy.Decision`),
     ``events`` the checkpoint events seen so far and ``partial_answer`` the text generated up to
-    the checkpoint that fired.
+    the checkpoint that fired. ``result`` is filled in by the guard that carried the run (the
+    attempts and actions so far) when the signal leaves it.
     """
+
+    result: Any = None
 
     def __init__(
         self,

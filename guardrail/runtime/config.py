@@ -1,0 +1,186 @@
+"""GuardConfig: a policy, a scorer and the runtime's settings, shared by every guarded call."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from guardrail.errors import GuardrailConfigError
+from guardrail.monitor import FutureSampler
+from guardrail.policy import Policy, PolicyEngine, RunContext, list_presets, load_preset
+from guardrail.runtime.loop import GuardLoop
+from guardrail.runtime.review import DefaultReviewSink, ReviewSink, as_review_sink
+from guardrail.runtime.watch import AnswerWatch, WatchListener, WatchMode
+from guardrail.scorers.base import Scorer
+
+__all__ = ["USE_POLICY", "GuardConfig", "PolicyLike", "policy_action_types", "resolve_policy"]
+
+PolicyLike = Policy | str | os.PathLike[str] | Mapping[str, Any]
+"""A :class:`Policy`, a preset name, a policy file path, YAML text or a policy mapping."""
+
+USE_POLICY = "policy"
+"""``latency_budget_s=USE_POLICY`` takes the budget from ``policy.scorer.latency_budget_s``."""
+
+
+def resolve_policy(policy: PolicyLike) -> Policy:
+    """``policy`` as a validated :class:`Policy` (see :data:`PolicyLike`)."""
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, Mapping):
+        return Policy.from_dict(policy)
+    if isinstance(policy, str) and "\n" in policy:
+        return Policy.from_text(policy)
+    if isinstance(policy, str) and policy in list_presets():
+        return load_preset(policy)
+    path = Path(policy)
+    if path.is_file():
+        return Policy.from_file(path)
+    raise GuardrailConfigError(
+        f"policy {str(policy)!r} is neither a preset ({', '.join(list_presets())}) nor a file"
+    )
+
+
+def policy_action_types(policy: Policy) -> frozenset[str]:
+    """Every action type the policy may decide, ``on_exhausted`` fallbacks included."""
+    found: set[str] = set()
+    pending: list[Any] = [rule.action for rule in policy.rules]
+    pending.append(policy.default_action)
+    while pending:
+        action = pending.pop()
+        found.add(action.type)
+        fallback = getattr(action, "on_exhausted", None)
+        if fallback is not None:
+            pending.append(fallback)
+    if policy.on_error == "fail_closed":
+        found.add("abort")
+    return frozenset(found)
+
+
+class GuardConfig:
+    """Everything a guarded call needs: policy and engine, scorer, review sink, audit log.
+
+    ``scorer`` ``None`` loads ``policy.scorer.model`` on first use
+    (:func:`guardrail.scorers.create_scorer`). ``mode="observe"`` records decisions without
+    acting on them. ``latency_budget_s`` defaults to the policy's (``None`` disables the check).
+    ``review`` is a :class:`~guardrail.runtime.review.ReviewSink` or a review queue; without
+    one, a policy that may ask for human review uses the project's review queue at its default
+    path (:class:`~guardrail.runtime.review.DefaultReviewSink`, opened on first use).
+    ``audit`` is a :class:`guardrail.audit.AuditLog`; each call records one audit run in it.
+    """
+
+    def __init__(
+        self,
+        policy: PolicyLike,
+        scorer: Scorer | None = None,
+        *,
+        mode: WatchMode = "enforce",
+        review: object | None = None,
+        audit: Any = None,
+        latency_budget_s: float | str | None = USE_POLICY,
+        future_sampler: FutureSampler | None = None,
+        max_attempts: int = 16,
+        review_timeout_s: float = 3600.0,
+    ) -> None:
+        if mode not in ("enforce", "observe"):
+            raise GuardrailConfigError(f"mode must be 'enforce' or 'observe', got {mode!r}")
+        self.policy = resolve_policy(policy)
+        self.engine = PolicyEngine(self.policy)
+        self.mode: WatchMode = mode
+        if review is not None:
+            self.review_sink: ReviewSink | None = as_review_sink(review)
+        elif "human_review" in policy_action_types(self.policy):
+            self.review_sink = DefaultReviewSink()
+        else:
+            self.review_sink = None
+        self.audit = audit
+        if latency_budget_s == USE_POLICY:
+            self.latency_budget_s: float | None = self.policy.scorer.latency_budget_s
+        elif latency_budget_s is None or isinstance(latency_budget_s, int | float):
+            self.latency_budget_s = latency_budget_s
+        else:
+            raise GuardrailConfigError("latency_budget_s must be a number, None or 'policy'")
+        self.future_sampler = future_sampler
+        self.max_attempts = max_attempts
+        self.review_timeout_s = review_timeout_s
+        self._scorer = scorer
+        self._scorer_lock = threading.Lock()
+
+    @property
+    def scorer(self) -> Scorer:
+        """The scorer, loaded from the policy's ``scorer.model`` on first use when not given."""
+        if self._scorer is None:
+            with self._scorer_lock:
+                if self._scorer is None:
+                    from guardrail.scorers import create_scorer
+
+                    settings = self.policy.scorer
+                    self._scorer = create_scorer(settings.model, device=settings.device)
+        return self._scorer
+
+    def audit_run(self, run_id: str | None) -> Any:
+        """A new :class:`guardrail.audit.AuditRun` for one call (``None`` without audit log)."""
+        if self.audit is None:
+            return None
+        from guardrail.audit import AuditRun
+
+        return AuditRun(
+            self.audit, run_id=run_id, policy=self.policy.name, policy_version=self.policy.version
+        )
+
+    def watch(
+        self,
+        question: str,
+        context: RunContext,
+        *,
+        audit: Any = None,
+        listener: WatchListener | None = None,
+    ) -> AnswerWatch:
+        """A new :class:`AnswerWatch` for one answer."""
+        return AnswerWatch(
+            self.engine,
+            self.scorer,
+            question,
+            context=context,
+            mode=self.mode,
+            audit=audit,
+            listener=listener,
+            latency_budget_s=self.latency_budget_s,
+            future_sampler=self.future_sampler,
+        )
+
+    def loop(
+        self,
+        question: str,
+        *,
+        model: str = "",
+        output_from_text: Callable[[str], Any] | None = None,
+        run_id: str | None = None,
+        audit: Any = None,
+        listener: WatchListener | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        dedupe_key: str | None = None,
+        rng: Callable[[], float] | None = None,
+    ) -> GuardLoop:
+        """A new :class:`GuardLoop` for one call."""
+        options: dict[str, Any] = {}
+        if output_from_text is not None:
+            options["output_from_text"] = output_from_text
+        if rng is not None:
+            options["rng"] = rng
+        return GuardLoop(
+            self.policy,
+            question=question,
+            model=model,
+            review_sink=self.review_sink,
+            audit=audit,
+            listener=listener,
+            run_id=run_id,
+            metadata=metadata,
+            dedupe_key=dedupe_key,
+            max_attempts=self.max_attempts,
+            review_timeout_s=self.review_timeout_s,
+            **options,
+        )

@@ -1,0 +1,224 @@
+"""What a guarded call did: one record per attempt, one per action, and the call's result.
+
+These records are plain dataclasses (no framework types) and serialise with ``to_dict()`` to
+JSON-ready mappings, which the LangChain integration attaches to ``response_metadata`` and the
+LangGraph node keeps in the graph state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from guardrail.events import CheckpointEvent
+
+if TYPE_CHECKING:
+    from guardrail.policy import Decision
+
+__all__ = [
+    "ActionRecord",
+    "AttemptKind",
+    "AttemptRecord",
+    "GuardStatus",
+    "GuardedResult",
+    "decision_summary",
+]
+
+AttemptKind = Literal["initial", "retry", "escalate", "self_correct"]
+"""Why an attempt ran: the first one, or the action that asked for it."""
+
+GuardStatus = Literal[
+    "ok", "flagged", "fallback", "pending_review", "approved", "edited", "rejected", "aborted"
+]
+"""How a guarded call ended.
+
+``ok``: the answer passed; ``flagged``: it passed with flags; ``fallback``: the policy aborted
+and its fallback answer was returned; ``pending_review``: returned at once, a provisional
+review is pending; ``approved``/``edited``/``rejected``: a blocking review decided;
+``aborted``: the policy aborted with no fallback (the call raised).
+"""
+
+
+def decision_summary(decision: Decision) -> dict[str, Any]:
+    """A compact, JSON-ready view of a decision (action, rule, reasons, checkpoint)."""
+    event = decision.event
+    return {
+        "action": decision.action.model_dump(mode="json"),
+        "rule": decision.rule,
+        "reasons": list(decision.reasons),
+        "checkpoint": None if event is None else event.index,
+        "stage": None if event is None else event.stage.value,
+        "confidence": None if event is None else event.confidence,
+        "revised": None if event is None else event.revised,
+        "failure_mode": decision.failure_mode,
+        "error": decision.error,
+    }
+
+
+@dataclass(slots=True)
+class ActionRecord:
+    """One action the runtime carried out after an attempt, and what came of it.
+
+    ``type`` is the action (``retry``, ``escalate``, ``self_correct``, ``human_review``,
+    ``abort``, ``flag``); ``attempt`` the attempt it followed; ``outcome`` a short result
+    (``"attempt 2 scheduled"``, ``"review 3f2a… approved"``, ``"fallback answer returned"``).
+    """
+
+    type: str
+    attempt: int
+    rule: str | None = None
+    reasons: tuple[str, ...] = ()
+    checkpoint: int | None = None
+    confidence: float | None = None
+    outcome: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping."""
+        return {
+            "type": self.type,
+            "attempt": self.attempt,
+            "rule": self.rule,
+            "reasons": list(self.reasons),
+            "checkpoint": self.checkpoint,
+            "confidence": self.confidence,
+            "outcome": self.outcome,
+            "detail": dict(self.detail),
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One generation of the answer.
+
+    ``answer`` is the text written (cut at the checkpoint that fired when ``partial``),
+    ``events`` its checkpoints, ``decisions`` every policy decision taken on them, ``signal``
+    the action type that interrupted it (``None`` when it ran to the end), ``flags`` the flag
+    actions, ``error`` a failure that ended it. ``output`` is the framework's output object
+    (not serialised).
+    """
+
+    attempt: int
+    model: str
+    kind: AttemptKind = "initial"
+    answer: str = ""
+    partial: bool = False
+    events: tuple[CheckpointEvent, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    signal: str | None = None
+    rule: str | None = None
+    flags: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    duration_s: float = 0.0
+    output: Any = field(default=None, repr=False)
+
+    @property
+    def final_confidence(self) -> float | None:
+        """The (revised) confidence of the last checkpoint, ``None`` without one."""
+        return self.events[-1].revised if self.events else None
+
+    @property
+    def min_confidence(self) -> float | None:
+        """The lowest revised confidence of the attempt, ``None`` without checkpoints."""
+        return min((event.revised for event in self.events), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (events as dicts, decisions summarised)."""
+        return {
+            "attempt": self.attempt,
+            "model": self.model,
+            "kind": self.kind,
+            "answer": self.answer,
+            "partial": self.partial,
+            "final_confidence": self.final_confidence,
+            "events": [event.to_dict() for event in self.events],
+            "decisions": [decision_summary(decision) for decision in self.decisions],
+            "signal": self.signal,
+            "rule": self.rule,
+            "flags": [dict(flag) for flag in self.flags],
+            "error": self.error,
+            "duration_s": self.duration_s,
+        }
+
+
+@dataclass(slots=True)
+class GuardedResult:
+    """The outcome of one guarded call: the output, the answer text and everything done.
+
+    ``output`` is what the caller receives (the wrapped runnable's output, a fallback or an
+    edited answer rebuilt in the same shape); ``answer`` its text. ``attempts`` and ``actions``
+    are in order. ``review_id`` names the review item of a human review.
+    """
+
+    output: Any
+    answer: str
+    status: GuardStatus
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    actions: list[ActionRecord] = field(default_factory=list)
+    review_id: str | None = None
+    run_id: str | None = None
+    policy: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def final_attempt(self) -> AttemptRecord | None:
+        """The last attempt (the one whose answer, or fallback, was returned)."""
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def final_confidence(self) -> float | None:
+        """The last checkpoint's revised confidence in the final attempt."""
+        attempt = self.final_attempt
+        return None if attempt is None else attempt.final_confidence
+
+    @property
+    def events(self) -> tuple[CheckpointEvent, ...]:
+        """The checkpoints of the final attempt."""
+        attempt = self.final_attempt
+        return () if attempt is None else attempt.events
+
+    @property
+    def flags(self) -> tuple[dict[str, Any], ...]:
+        """Every flag raised, over all attempts."""
+        return tuple(flag for attempt in self.attempts for flag in attempt.flags)
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        """Every policy decision, over all attempts."""
+        return tuple(d for attempt in self.attempts for d in attempt.decisions)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (without ``output``)."""
+        return {
+            "status": self.status,
+            "answer": self.answer,
+            "final_confidence": self.final_confidence,
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "actions": [action.to_dict() for action in self.actions],
+            "review_id": self.review_id,
+            "run_id": self.run_id,
+            "policy": self.policy,
+            "duration_s": self.duration_s,
+        }
+
+
+def flag_payload(decision: Decision, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The record of one ``flag`` action (label, severity, rule, checkpoint, confidence)."""
+    action = decision.action
+    event = decision.event
+    return {
+        "label": getattr(action, "label", ""),
+        "severity": getattr(action, "severity", ""),
+        "rule": decision.rule,
+        "checkpoint": None if event is None else event.index,
+        "confidence": None if event is None else event.revised,
+        **(extra or {}),
+    }
+
+
+def events_payload(events: Sequence[CheckpointEvent]) -> list[dict[str, Any]]:
+    """Events as JSON-ready dicts."""
+    return [event.to_dict() for event in events]

@@ -1,0 +1,1 @@
+"""Framework integrations (importable as ``guardrail.integrations``): LangChain, LangGraph."""

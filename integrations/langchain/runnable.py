@@ -1,0 +1,462 @@
+"""guard(): the actuator. Wraps any runnable and carries out the policy's decisions.
+
+>>> guarded = guard(llm, policy="default", scorer=scorer, review=queue)   # doctest: +SKIP
+>>> result = guarded.invoke("What is 17 * 23?")                            # doctest: +SKIP
+>>> result.output, result.status, result.final_confidence, result.actions  # doctest: +SKIP
+
+Every call runs the wrapped runnable with a :class:`GuardrailCallbackHandler` appended to its
+callbacks and consumes its stream inside each attempt (``invoke`` included), so a checkpoint
+can cut the generation. The runtime (:mod:`guardrail.runtime`) decides what follows: retry
+(tenacity, with the policy's backoff and temperature), escalate (the policy's next model, from
+``models`` or litellm, rebuilt by ``runnable_factory``), self-correct (re-ask with the feedback
+template), human review (``review``: blocking or provisional) or abort (raise
+:class:`~guardrail.runtime.GuardAborted`, or return the fallback answer).
+
+``invoke``/``ainvoke``/``batch``/``abatch`` return a :class:`~guardrail.runtime.GuardedResult`
+(or, with ``return_result=False``, the output itself; a message output then carries the
+result in ``response_metadata["guardrail"]``). ``stream``/``astream`` yield the wrapped
+runnable's chunks, pass-through or held back (:mod:`.streaming`), and end with a final marker
+chunk whose ``response_metadata["guardrail"]`` is the result. Checkpoints, decisions, actions
+and the result are also dispatched as custom callback events (``guardrail_checkpoint``,
+``guardrail_decision``, ``guardrail_flag``, ``guardrail_error``, ``guardrail_action``,
+``guardrail_result``) so ``astream_events`` and tracers see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import ensure_config
+
+from guardrail.errors import GuardSignal
+from guardrail.runtime import (
+    USE_POLICY,
+    AttemptPlan,
+    AttemptReport,
+    GuardConfig,
+    GuardedResult,
+    PolicyLike,
+    WatchMode,
+    aresolve_review,
+    aretrying,
+    arun_attempts,
+    conclude,
+    resolve_review,
+    retrying,
+    run_attempts,
+)
+from guardrail.scorers.base import Scorer
+
+from ._attempt import (
+    CallState,
+    EventBuffer,
+    OutputShape,
+    Reask,
+    accumulate,
+    attempt_config,
+    build_report,
+    default_reask,
+    finalize,
+)
+from ._text import question_from_input
+from .handler import METADATA_KEY, GuardrailCallbackHandler
+from .models import ModelRegistry, RunnableBuilder, model_name_of
+from .streaming import ChunkGate, MarkerFactory, StreamCloser, StreamingMode
+
+__all__ = ["DEDUPE_KEY", "GuardedRunnable", "guard"]
+
+DEDUPE_KEY = "guardrail_dedupe_key"
+"""Run metadata key: a stable identity of the call, so a repeated call (same key) reuses its
+review item instead of enqueueing another (the LangGraph node sets it to thread and task)."""
+
+
+class GuardedRunnable(Runnable[Any, Any]):
+    """A runnable whose every call is watched and acted upon by a guardrail policy.
+
+    Build it with :func:`guard`; the constructor takes the same settings with the policy,
+    scorer, review sink and audit log bundled in a :class:`~guardrail.runtime.GuardConfig`.
+    """
+
+    def __init__(
+        self,
+        runnable: Runnable[Any, Any],
+        config: GuardConfig,
+        *,
+        models: ModelRegistry | None = None,
+        runnable_factory: Callable[[BaseChatModel], Runnable[Any, Any]] | None = None,
+        model_name: str | None = None,
+        streaming: StreamingMode = "pass_through",
+        hold_back_tokens: int | None = None,
+        return_result: bool = True,
+        question_from: Callable[[Any], str | None] | None = None,
+        reask: Reask | None = None,
+        marker_factory: MarkerFactory | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.runnable = runnable
+        self.guard_config = config
+        self.name = f"Guarded{runnable.get_name()}"
+        self.model_name = model_name if model_name is not None else model_name_of(runnable)
+        self.builder = RunnableBuilder(
+            runnable, model_name=self.model_name, models=models, runnable_factory=runnable_factory
+        )
+        ChunkGate(streaming, hold_back_tokens)  # validates the streaming settings
+        self.streaming: StreamingMode = streaming
+        self.hold_back_tokens = hold_back_tokens
+        self.return_result = return_result
+        self.question_from = question_from or question_from_input
+        self.reask = reask or default_reask
+        self.marker_factory = marker_factory
+        self.closer = StreamCloser(marker_factory)
+        self._sleep = sleep
+        self._asleep = asleep
+        self._rng = rng
+
+    def __repr__(self) -> str:
+        return f"guard({self.runnable!r}, policy={self.guard_config.policy.name!r})"
+
+    @property
+    def InputType(self) -> Any:
+        """The wrapped runnable's input type."""
+        return self.runnable.InputType
+
+    @property
+    def OutputType(self) -> Any:
+        """:class:`GuardedResult`, or the wrapped runnable's output type."""
+        return GuardedResult if self.return_result else self.runnable.OutputType
+
+    # ----------------------------------------------------------------- entry points
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Run the guarded call; return its :class:`GuardedResult` (or output)."""
+        return self._call_with_config(self._invoke, input, ensure_config(config), **kwargs)
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        """Async :meth:`invoke`; scoring runs in LangChain's thread pool."""
+        return await self._acall_with_config(self._ainvoke, input, ensure_config(config), **kwargs)
+
+    def stream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[Any]:
+        """Stream the guarded answer (pass-through or hold-back), ending with a final marker."""
+        yield from self._transform_stream_with_config(
+            iter([input]), self._stream, ensure_config(config), **kwargs
+        )
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[Any]:
+        """Async :meth:`stream`."""
+
+        async def single() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(
+            single(), self._astream, ensure_config(config), **kwargs
+        ):
+            yield chunk
+
+    # ------------------------------------------------------------------- calls
+    def _new_call(
+        self, value: Any, config: RunnableConfig, run_id: Any, kwargs: dict[str, Any]
+    ) -> CallState:
+        settings = self.guard_config
+        events = EventBuffer()
+        audit = settings.audit_run(str(run_id))
+        question = self.question_from(value) or ""
+        dedupe = (config.get("metadata") or {}).get(DEDUPE_KEY)
+        if isinstance(dedupe, str):  # one key per question: a node may guard several calls
+            dedupe = f"{dedupe}:{hashlib.sha256(question.encode()).hexdigest()[:16]}"
+        chat = isinstance(self.runnable, BaseChatModel)
+        shape = OutputShape(message=chat, sample=AIMessageChunk if chat else None)
+        loop = settings.loop(
+            question,
+            model=self.model_name,
+            output_from_text=shape.from_text,
+            run_id=str(run_id),
+            audit=audit,
+            listener=events.push,
+            metadata={"source": "langchain"},
+            dedupe_key=dedupe if isinstance(dedupe, str) else None,
+            rng=self._rng,
+        )
+        return CallState(value, question, config, loop, events, shape, audit, kwargs)
+
+    def _prepare(
+        self, call: CallState, plan: AttemptPlan
+    ) -> tuple[Runnable[Any, Any], Any, RunnableConfig, GuardrailCallbackHandler]:
+        handler = GuardrailCallbackHandler(
+            self.guard_config, stream_invoke=True, audit=call.audit, listener=call.events.push
+        )
+        runnable = self.builder.for_plan(plan)
+        value = call.input if plan.feedback is None else self.reask(call.input, plan.feedback)
+        return runnable, value, attempt_config(call, plan, handler), handler
+
+    def _deliver(self, result: GuardedResult) -> Any:
+        output = result.output
+        if isinstance(output, BaseMessage):
+            output.response_metadata[METADATA_KEY] = result.to_dict()
+        return result if self.return_result else output
+
+    # ------------------------------------------------------------------ invoke
+    def _invoke(
+        self,
+        value: Any,
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
+        call = self._new_call(value, config, run_manager.run_id, kwargs)
+
+        def attempt(plan: AttemptPlan) -> AttemptReport:
+            runnable, attempt_input, attempt_cfg, handler = self._prepare(call, plan)
+            started = time.monotonic()
+            total: Any = None
+            signal: GuardSignal | None = None
+            try:
+                for chunk in runnable.stream(attempt_input, attempt_cfg, **call.kwargs):
+                    total = accumulate(total, chunk)
+            except GuardSignal as exc:
+                if not handler.raised(exc):
+                    raise
+                signal = exc
+            finally:
+                _dispatch(call, run_manager)
+            return build_report(call, handler, finalize(total), signal, started)
+
+        try:
+            result = run_attempts(call.loop, attempt, sleep=self._sleep)
+        finally:
+            _dispatch(call, run_manager)
+        return self._deliver(result)
+
+    async def _ainvoke(
+        self,
+        value: Any,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
+        call = self._new_call(value, config, run_manager.run_id, kwargs)
+
+        async def attempt(plan: AttemptPlan) -> AttemptReport:
+            runnable, attempt_input, attempt_cfg, handler = self._prepare(call, plan)
+            started = time.monotonic()
+            total: Any = None
+            signal: GuardSignal | None = None
+            try:
+                async for chunk in runnable.astream(attempt_input, attempt_cfg, **call.kwargs):
+                    total = accumulate(total, chunk)
+            except GuardSignal as exc:
+                if not handler.raised(exc):
+                    raise
+                signal = exc
+            finally:
+                await _adispatch(call, run_manager)
+            return build_report(call, handler, finalize(total), signal, started)
+
+        try:
+            result = await arun_attempts(call.loop, attempt, sleep=self._asleep)
+        finally:
+            await _adispatch(call, run_manager)
+        return self._deliver(result)
+
+    # ------------------------------------------------------------------ stream
+    def _stream(
+        self,
+        inputs: Iterator[Any],
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        call = self._new_call(_single(inputs), config, run_manager.run_id, kwargs)
+        gate = ChunkGate(self.streaming, self.hold_back_tokens)
+        try:
+            for retry in retrying(self._sleep):
+                with retry:
+                    yield from self._stream_attempt(call, gate, run_manager)
+                    return
+        except BaseException as exc:
+            call.loop.abandon(exc)
+            raise
+
+    def _stream_attempt(
+        self, call: CallState, gate: ChunkGate, run_manager: CallbackManagerForChainRun
+    ) -> Iterator[Any]:
+        gate.reset()
+        runnable, attempt_input, attempt_cfg, handler = self._prepare(call, call.loop.plan)
+        started = time.monotonic()
+        total: Any = None
+        signal: GuardSignal | None = None
+        try:
+            for chunk in runnable.stream(attempt_input, attempt_cfg, **call.kwargs):
+                call.shape.saw(chunk)
+                total = accumulate(total, chunk)
+                yield from gate.push(chunk, handler.checkpoints_passed)
+                _dispatch(call, run_manager)
+        except GuardSignal as exc:
+            if not handler.raised(exc):
+                raise
+            signal = exc
+        yield from gate.flush() if signal is None else _dropped(gate)
+        report = build_report(call, handler, finalize(total), signal, started)
+        step = resolve_review(call.loop, call.loop.settle(report))
+        yield from self.closer.chunks(step, gate, report, call.shape.sample)
+        _dispatch(call, run_manager)
+        conclude(step)
+
+    async def _astream(
+        self,
+        inputs: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        value = [item async for item in inputs]
+        call = self._new_call(_single(iter(value)), config, run_manager.run_id, kwargs)
+        gate = ChunkGate(self.streaming, self.hold_back_tokens)
+        try:
+            async for retry in aretrying(self._asleep):
+                with retry:
+                    async for chunk in self._astream_attempt(call, gate, run_manager):
+                        yield chunk
+                    return
+        except BaseException as exc:
+            call.loop.abandon(exc)
+            raise
+
+    async def _astream_attempt(
+        self, call: CallState, gate: ChunkGate, run_manager: AsyncCallbackManagerForChainRun
+    ) -> AsyncIterator[Any]:
+        gate.reset()
+        runnable, attempt_input, attempt_cfg, handler = self._prepare(call, call.loop.plan)
+        started = time.monotonic()
+        total: Any = None
+        signal: GuardSignal | None = None
+        try:
+            async for chunk in runnable.astream(attempt_input, attempt_cfg, **call.kwargs):
+                call.shape.saw(chunk)
+                total = accumulate(total, chunk)
+                for released in gate.push(chunk, handler.checkpoints_passed):
+                    yield released
+                await _adispatch(call, run_manager)
+        except GuardSignal as exc:
+            if not handler.raised(exc):
+                raise
+            signal = exc
+        for released in gate.flush() if signal is None else _dropped(gate):
+            yield released
+        report = build_report(call, handler, finalize(total), signal, started)
+        step = await aresolve_review(call.loop, call.loop.settle(report))
+        for closing in self.closer.chunks(step, gate, report, call.shape.sample):
+            yield closing
+        await _adispatch(call, run_manager)
+        conclude(step)
+
+
+# ------------------------------------------------------------------------- helpers
+def _single(inputs: Iterator[Any]) -> Any:
+    """The input of a streamed call (several input chunks are merged, as LangChain does)."""
+    total: Any = None
+    for item in inputs:
+        total = accumulate(total, item)
+    return total
+
+
+def _dropped(gate: ChunkGate) -> list[Any]:
+    gate.discard()
+    return []
+
+
+def _dispatch(call: CallState, run_manager: CallbackManagerForChainRun) -> None:
+    events = call.events.drain()
+    if events:
+        child = run_manager.get_child()
+        for name, data in events:
+            child.on_custom_event(name, data, run_id=run_manager.run_id)
+
+
+async def _adispatch(call: CallState, run_manager: AsyncCallbackManagerForChainRun) -> None:
+    events = call.events.drain()
+    if events:
+        child = run_manager.get_child()
+        for name, data in events:
+            await child.on_custom_event(name, data, run_id=run_manager.run_id)
+
+
+def guard(
+    runnable: Runnable[Any, Any],
+    policy: PolicyLike | GuardConfig = "default",
+    scorer: Scorer | None = None,
+    *,
+    mode: WatchMode = "enforce",
+    review: object | None = None,
+    audit: Any = None,
+    models: ModelRegistry | None = None,
+    runnable_factory: Callable[[BaseChatModel], Runnable[Any, Any]] | None = None,
+    model_name: str | None = None,
+    streaming: StreamingMode = "pass_through",
+    hold_back_tokens: int | None = None,
+    return_result: bool = True,
+    question_from: Callable[[Any], str | None] | None = None,
+    reask: Reask | None = None,
+    marker_factory: MarkerFactory | None = None,
+    latency_budget_s: float | str | None = USE_POLICY,
+    max_attempts: int = 16,
+    review_timeout_s: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep,
+    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    rng: Callable[[], float] = random.random,
+) -> GuardedRunnable:
+    """Wrap ``runnable`` so that every call is scored and the ``policy`` is carried out.
+
+    ``policy`` is a :class:`~guardrail.policy.Policy`, a preset name, a file, YAML text, a
+    mapping or a :class:`~guardrail.runtime.GuardConfig`. ``scorer`` defaults to the policy's
+    ``scorer.model``. ``review`` is a review sink or :class:`guardrail.review.ReviewQueue`
+    (default: the project's queue at its default path, when the policy can ask for review);
+    ``audit`` a :class:`guardrail.audit.AuditLog`. ``models`` resolves escalation targets and
+    ``runnable_factory`` rebuilds a non-model runnable around one; ``model_name`` is the
+    wrapped model's name as the policy's targets spell it (default: the chat model's own name).
+    ``streaming``/``hold_back_tokens``/``marker_factory``: see :mod:`.streaming`.
+    ``question_from`` extracts the question from an input; ``reask`` builds a self-correction
+    input. ``sleep``/``asleep``/``rng`` drive the retry backoff (tests make them instant).
+    """
+    if isinstance(policy, GuardConfig):
+        config = policy
+    else:
+        config = GuardConfig(
+            policy,
+            scorer,
+            mode=mode,
+            review=review,
+            audit=audit,
+            latency_budget_s=latency_budget_s,
+            max_attempts=max_attempts,
+            review_timeout_s=review_timeout_s,
+        )
+    return GuardedRunnable(
+        runnable,
+        config,
+        models=models,
+        runnable_factory=runnable_factory,
+        model_name=model_name,
+        streaming=streaming,
+        hold_back_tokens=hold_back_tokens,
+        return_result=return_result,
+        question_from=question_from,
+        reask=reask,
+        marker_factory=marker_factory,
+        sleep=sleep,
+        asleep=asleep,
+        rng=rng,
+    )

@@ -1,0 +1,1 @@
+"""litellm integration: the embedded model as the ``guardrail-local`` provider."""
