@@ -6,11 +6,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-
 from guardrail.demo import DemoQuestion, run_demo
 from guardrail.demo.terminal import Terminal
 from guardrail.testing import ScriptedScorer
-
 
 ANSWER = "2 + 2 = 4.\nAnswer: 4"
 
