@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "guardrail.cli.policy",
     "guardrail.cli.review",
     "guardrail.cli.audit",
+    "guardrail.cli.report",
     "guardrail.cli.data",
     "guardrail.cli.train",
     "guardrail.cli.eval",

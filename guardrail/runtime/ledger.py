@@ -113,6 +113,7 @@ class CallLedger:
             "attempts": len(result.attempts),
             "final_confidence": result.final_confidence,
             "review_id": result.review_id,
+            "answer": result.answer,
         }
         if self.audit is not None:
             self.audit.end(result.status, summary)

@@ -203,7 +203,12 @@ class AnswerWatch:
         if event is None:
             return
         if self._audit is not None:
-            self._audit.checkpoint(event, model=self.context.model, attempt=self.context.attempt)
+            self._audit.checkpoint(
+                event,
+                model=self.context.model,
+                attempt=self.context.attempt,
+                text=self.answer[event.char_start : event.char_end],  # reports rebuild the answer
+            )
         self._emit("checkpoint", event.to_dict())
         budget = self.latency_budget_s
         if budget is not None and event.latency_s > budget:
