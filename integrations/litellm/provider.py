@@ -78,6 +78,7 @@ _SUPPORTED_PARAMS = frozenset(
     {
         "logprobs",
         "max_completion_tokens",
+        "max_retries",  # sent by litellm.Router and the proxy; local generation does not retry
         "max_tokens",
         "n",
         "seed",
