@@ -1,0 +1,296 @@
+"""End-to-end evaluation: generate answers, score them every way, build the report.
+
+:func:`evaluate` runs, for each task item:
+
+1. the answer, generated once with per-token logprobs (:mod:`guardrail.evaluation.answers`);
+2. FineCE at the question, every paragraph end and the outcome, through the monitor
+   (:func:`~guardrail.evaluation.positions.score_positions`);
+3. each checkpoint strategy (paragraph-end, periodic, entropy) replayed with the product's
+   settings (:func:`~guardrail.evaluation.positions.replay_strategy`);
+4. every baseline (:mod:`guardrail.evaluation.baselines`); self-consistency and BCI widths
+   above 0 need ``sampler`` (a batched :class:`~guardrail.data.generator.Generator`) and are
+   reported as skipped without one;
+
+then splits the answers by question into dev and test (seeded) and assembles the report
+(:func:`guardrail.evaluation.analysis.build_report`). Every number in the report is computed
+from these answers.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from guardrail.errors import GuardrailConfigError
+from guardrail.evaluation.ablation import BCIGrid, Futures, sample_futures
+from guardrail.evaluation.analysis import build_report
+from guardrail.evaluation.answers import (
+    GeneratedAnswer,
+    GenerationSettings,
+    generate_answer,
+    line_future_sampler,
+    sample_answers,
+)
+from guardrail.evaluation.baselines import (
+    p_true,
+    self_consistency,
+    token_baselines,
+    verbalized_confidence,
+)
+from guardrail.evaluation.downstream import DEFAULT_THRESHOLDS
+from guardrail.evaluation.positions import (
+    STRATEGY_NAMES,
+    PositionTrace,
+    StrategyTrace,
+    replay_strategy,
+    score_positions,
+    strategy_settings,
+)
+from guardrail.scorers.base import Scorer
+from guardrail.tasks import Task, TaskItem
+
+if TYPE_CHECKING:
+    from guardrail.data.generator import Generator
+    from guardrail.generation import LocalGenerator
+
+__all__ = ["AnswerRecord", "EvalConfig", "Evaluation", "evaluate", "split_by_question"]
+
+Split = Literal["dev", "test"]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalConfig:
+    """Settings of one evaluation run (defaults: FINECE.md conventions and the issue's)."""
+
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    self_consistency: int = 4
+    sample_temperature: float = 1.0
+    p_true: bool = True
+    verbalized: bool = True
+    verbalized_max_new_tokens: int = 8
+    window: int = 16
+    strategies: tuple[str, ...] = STRATEGY_NAMES
+    periodic_every: int = 32
+    entropy_threshold: float = 1.0
+    bci: BCIGrid = field(default_factory=BCIGrid)
+    future_max_new_tokens: int = 48
+    dev_fraction: float = 0.5
+    n_bootstrap: int = 1000
+    seed: int = 0
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.self_consistency < 0:
+            problems.append(f"self_consistency must be >= 0, got {self.self_consistency}")
+        if not 0.0 < self.dev_fraction < 1.0:
+            problems.append(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
+        if self.n_bootstrap < 0:
+            problems.append(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
+        if self.window < 1 or self.periodic_every < 1:
+            problems.append("window and periodic_every must be >= 1")
+        unknown = [name for name in self.strategies if name not in STRATEGY_NAMES]
+        if unknown or len(set(self.strategies)) != len(self.strategies):
+            problems.append(
+                f"strategies must be distinct names among {', '.join(STRATEGY_NAMES)}, "
+                f"got {', '.join(self.strategies)}"
+            )
+        if self.entropy_threshold <= 0.0:
+            problems.append(f"entropy_threshold must be > 0, got {self.entropy_threshold}")
+        if self.generation.max_new_tokens < 1:
+            problems.append("max_new_tokens must be >= 1")
+        if problems:
+            raise GuardrailConfigError("evaluation settings: " + "; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """Everything measured on one answer."""
+
+    answer: GeneratedAnswer
+    positions: PositionTrace
+    strategies: Mapping[str, StrategyTrace]
+    baselines: Mapping[str, float | None]
+    split: Split
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The records of a run and the report built from them (see :mod:`.analysis`)."""
+
+    records: tuple[AnswerRecord, ...]
+    report: dict[str, Any]
+
+
+def split_by_question(ids: Sequence[str], dev_fraction: float, seed: int) -> dict[str, Split]:
+    """Seeded dev/test assignment of question ids (all answers to a question share a split).
+
+    ``round(dev_fraction * n)`` questions go to dev, at least one to each split when ``n >= 2``.
+    """
+    unique = sorted(set(ids))
+    random.Random(seed).shuffle(unique)
+    n_dev = round(dev_fraction * len(unique))
+    if len(unique) >= 2:
+        n_dev = min(max(n_dev, 1), len(unique) - 1)
+    return {qid: ("dev" if i < n_dev else "test") for i, qid in enumerate(unique)}
+
+
+def _model_baselines(
+    generator: LocalGenerator, answer: GeneratedAnswer, config: EvalConfig
+) -> dict[str, float | None]:
+    result: dict[str, float | None] = {}
+    if config.p_true:
+        result["p_true"] = p_true(
+            generator.model, generator.tokenizer, answer.question, answer.completion
+        )
+    if config.verbalized:
+        result["verbalized"] = verbalized_confidence(
+            generator, answer.question, answer.completion, config.verbalized_max_new_tokens
+        )
+    return result
+
+
+def _score_answer(
+    scorer: Scorer,
+    generator: LocalGenerator,
+    task: Task,
+    answer: GeneratedAnswer,
+    samples: Sequence[str] | None,
+    config: EvalConfig,
+) -> tuple[PositionTrace, dict[str, StrategyTrace], dict[str, float | None]]:
+    positions = score_positions(scorer, answer.question, answer.tokens)
+    strategies = {
+        name: replay_strategy(
+            scorer,
+            answer.question,
+            answer.tokens,
+            strategy_settings(
+                name,
+                periodic_every=config.periodic_every,
+                entropy_threshold=config.entropy_threshold,
+            ),
+        )
+        for name in config.strategies
+    }
+    baselines: dict[str, float | None] = dict(token_baselines(answer.tokens, config.window))
+    baselines.update(_model_baselines(generator, answer, config))
+    if samples is not None:
+        baselines["self_consistency"] = self_consistency(task, answer.completion, samples)
+    return positions, strategies, baselines
+
+
+def _state_prefixes(answer: GeneratedAnswer, trace: PositionTrace) -> list[str]:
+    """Answer text at the question and at each process estimate (token counts of the trace)."""
+    visible = [t.text for t in answer.tokens if t.text]
+    return ["", *("".join(visible[:index]) for index in trace.process_tokens)]
+
+
+def _collect_futures(
+    scorer: Scorer,
+    task: Task,
+    records: Sequence[AnswerRecord],
+    sampler: Generator | None,
+    config: EvalConfig,
+) -> dict[int, list[Futures]]:
+    if sampler is None:
+        return {}
+    futures: dict[int, list[Futures]] = {}
+    for width in (w for w in config.bci.widths if w > 0):
+        future_sampler = line_future_sampler(
+            sampler,
+            task,
+            temperature=config.sample_temperature,
+            max_new_tokens=config.future_max_new_tokens,
+            seed=config.seed,
+        )
+        futures[width] = [
+            sample_futures(
+                scorer,
+                r.answer.question,
+                _state_prefixes(r.answer, r.positions),
+                future_sampler,
+                width,
+            )
+            for r in records
+        ]
+    return futures
+
+
+def evaluate(
+    scorer: Scorer,
+    generator: LocalGenerator,
+    task: Task,
+    items: Iterable[TaskItem],
+    config: EvalConfig | None = None,
+    *,
+    sampler: Generator | None = None,
+    progress: Progress | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Evaluation:
+    """Generate, score and analyse the answers to ``items`` (see the module docstring)."""
+    config = config or EvalConfig()
+    say = progress or (lambda _message: None)
+    items = list(items)
+    if not items:
+        raise GuardrailConfigError("evaluation needs at least one item")
+    started = time.perf_counter()
+    answers = []
+    for number, item in enumerate(items, start=1):
+        answers.append(generate_answer(generator, task, item, config.generation))
+        say(f"generated {number}/{len(items)}")
+    samples: list[list[str]] | None = None
+    if sampler is not None and config.self_consistency > 0:
+        samples = sample_answers(
+            sampler,
+            task,
+            [a.question for a in answers],
+            config.self_consistency,
+            temperature=config.sample_temperature,
+            max_new_tokens=config.generation.max_new_tokens,
+            seed=config.seed,
+        )
+        say(f"sampled {config.self_consistency} answers per question")
+    splits = split_by_question([a.item.id for a in answers], config.dev_fraction, config.seed)
+    records = []
+    for index, answer in enumerate(answers):
+        own = None if samples is None else samples[index]
+        positions, strategies, baselines = _score_answer(
+            scorer, generator, task, answer, own, config
+        )
+        records.append(
+            AnswerRecord(answer, positions, strategies, baselines, splits[answer.item.id])
+        )
+        say(f"scored {index + 1}/{len(answers)}")
+    futures = _collect_futures(scorer, task, records, sampler, config)
+    skipped = _skipped_methods(sampler, config)
+    info = {
+        "scorer": scorer.name,
+        "generator": getattr(generator, "name", type(generator).__name__),
+        "task": task.name,
+        "sampler": None if sampler is None else sampler.name,
+        "seconds": time.perf_counter() - started,
+        **(meta or {}),
+    }
+    report = build_report(records, futures, config, info, skipped)
+    return Evaluation(tuple(records), report)
+
+
+def _skipped_methods(sampler: Generator | None, config: EvalConfig) -> dict[str, str]:
+    skipped = {}
+    if config.self_consistency == 0:
+        skipped["self_consistency"] = "self_consistency samples set to 0"
+    elif sampler is None:
+        skipped["self_consistency"] = "no sampler given to draw self-consistency answers"
+    if not config.p_true:
+        skipped["p_true"] = "disabled in the settings"
+    if not config.verbalized:
+        skipped["verbalized"] = "disabled in the settings"
+    return skipped

@@ -1,0 +1,86 @@
+"""The explicit registries of tasks and answer checkers; unknown names list the valid ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from guardrail.errors import ConfigIssue, GuardrailConfigError
+from guardrail.tasks.base import Reference, Task
+from guardrail.tasks.choice import MultipleChoiceTask, check_choice
+from guardrail.tasks.gsm8k import GSM8KTask
+from guardrail.tasks.numeric import check_numeric
+from guardrail.tasks.short_answer import ShortAnswerTask, check_short_answer
+from guardrail.tasks.synthetic import SyntheticArithmeticTask
+
+__all__ = ["CHECKERS", "TASKS", "Checker", "TaskOptions", "get_checker", "get_task"]
+
+Checker = Callable[[str, Reference], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """Settings a task may need: a data file (file-based tasks), difficulties and seed."""
+
+    data: str | Path | None = None
+    difficulties: Sequence[int] = (1, 2)
+    seed: int = 0
+
+
+def _needs_data(name: str, options: TaskOptions) -> Path:
+    if options.data is None:
+        raise GuardrailConfigError(
+            [
+                ConfigIssue(
+                    f"task {name!r} reads its questions from a file",
+                    key_path="data",
+                    expected="a JSONL file (--data PATH)",
+                )
+            ]
+        )
+    return Path(options.data)
+
+
+TASKS: Mapping[str, Callable[[TaskOptions], Task]] = MappingProxyType(
+    {
+        "synthetic": lambda o: SyntheticArithmeticTask(o.difficulties, seed=o.seed),
+        "gsm8k": lambda o: GSM8KTask(_needs_data("gsm8k", o)),
+        "multiple-choice": lambda o: MultipleChoiceTask(_needs_data("multiple-choice", o)),
+        "short-answer": lambda o: ShortAnswerTask(_needs_data("short-answer", o)),
+    }
+)
+"""Task name -> factory."""
+
+CHECKERS: Mapping[str, Checker] = MappingProxyType(
+    {"numeric": check_numeric, "choice": check_choice, "short-answer": check_short_answer}
+)
+"""Checker name -> ``check(completion, reference) -> bool``."""
+
+
+def _unknown(kind: str, name: str, valid: Sequence[str]) -> GuardrailConfigError:
+    return GuardrailConfigError(
+        [
+            ConfigIssue(
+                f"unknown {kind} {name!r}", key_path=kind, expected=f"one of {', '.join(valid)}"
+            )
+        ]
+    )
+
+
+def get_task(name: str, options: TaskOptions | None = None) -> Task:
+    """Build the task registered as ``name``."""
+    try:
+        factory = TASKS[name]
+    except KeyError:
+        raise _unknown("task", name, sorted(TASKS)) from None
+    return factory(options or TaskOptions())
+
+
+def get_checker(name: str) -> Checker:
+    """The answer checker registered as ``name``."""
+    try:
+        return CHECKERS[name]
+    except KeyError:
+        raise _unknown("checker", name, sorted(CHECKERS)) from None

@@ -1,0 +1,95 @@
+"""``guardrail eval`` through the real entry point, with the models swapped for tiny ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import guardrail.cli as cli
+from guardrail.evaluation import SUMMARY_KEYS
+from guardrail.generation import LocalGenerator
+from guardrail.scorers.finece import FineCEScorer
+
+
+@pytest.fixture
+def patched(monkeypatch: pytest.MonkeyPatch, scripted: Any, tiny_scorer: Any) -> list[str]:
+    """Register the sub-command and load the tiny models whatever the references."""
+    loaded: list[str] = []
+
+    def generator_from_ref(ref: str, **kwargs: Any) -> Any:
+        loaded.append(f"generator:{ref}")
+        return scripted
+
+    def scorer_from_ref(ref: str, **kwargs: Any) -> Any:
+        loaded.append(f"scorer:{ref}")
+        return tiny_scorer
+
+    if "guardrail.cli.eval" not in cli._COMMAND_MODULES:
+        monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "guardrail.cli.eval"))
+    monkeypatch.setattr(LocalGenerator, "from_ref", staticmethod(generator_from_ref))
+    monkeypatch.setattr(FineCEScorer, "from_ref", staticmethod(scorer_from_ref))
+    return loaded
+
+
+def test_eval_end_to_end(
+    patched: list[str],
+    questions_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "report" / "eval.json"
+    argv = ["eval", "--scorer", "S", "--generator", "G", "--task", "numeric"]
+    argv += ["--data", str(questions_file), "--limit", "3", "--json", str(out)]
+    argv += ["--max-new-tokens", "80", "--self-consistency", "1", "--bootstrap", "10", "--quiet"]
+    assert cli.main(argv) == 0
+    assert patched == ["generator:G", "scorer:S"]
+    printed = json.loads(capsys.readouterr().out)
+    assert tuple(printed["summary"]) == SUMMARY_KEYS
+    report = json.loads(out.read_text())
+    assert report["meta"]["answers"] == 3
+    assert report["meta"]["task"] == "gsm8k"
+    assert report["config"]["self_consistency"] == 1
+    assert report["methods"]["self_consistency"]["status"] == "ok"
+    for key in ("markdown", "reliability", "positions"):
+        assert Path(printed["files"][key]).is_file()
+    assert printed["files"]["markdown"] == str(out.with_suffix(".md"))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--task", "poetry"], "unknown task 'poetry'"),
+        (["--task", "numeric"], "reads its questions from a file"),
+        (["--task", "numeric", "--data", "/nonexistent.jsonl"], "data file not found"),
+        (["--task", "synthetic", "--limit", "0"], "--limit must be >= 1"),
+        (["--task", "synthetic", "--limit", "2", "--dev-fraction", "1.5"], "dev_fraction"),
+        (["--task", "synthetic", "--limit", "2", "--strategies", "random"], "strategies must"),
+    ],
+)
+def test_bad_arguments_exit_2_with_the_reason(
+    patched: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    argv = ["eval", "--json", str(tmp_path / "x.json"), *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "poetry" in extra:
+        assert "gsm8k" in err
+        assert "numeric" in err
+    assert patched == []  # no model is loaded for a bad command line
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_help_lists_the_options(patched: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--scorer", "--generator", "--task", "--data", "--limit", "--json"):
+        assert option in text
