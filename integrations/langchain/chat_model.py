@@ -23,15 +23,14 @@ last chunk has no text: it carries ``finish_reason`` (``"stop"`` or ``"length"``
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from guardrail._optional import require
-from guardrail.generation import LocalGenerator, TokenStep, render_chat
+from guardrail.generation import LocalGenerator, render_chat
+from guardrail.streamtools import TextPiece, TextRelease, iterate_in_thread
 
 try:
     from langchain_core.callbacks import (
@@ -154,7 +153,7 @@ class ChatLocalModel(BaseChatModel):
         options = self._call_options(stop, kwargs)
         generator = self.load()
         prompt = render_chat(generator.tokenizer, _chat_messages(messages))
-        release = _TextRelease(options["stop"])
+        release = TextRelease(options["stop"])
         steps = generator.stream(
             prompt,
             max_new_tokens=options["max_tokens"],
@@ -196,7 +195,7 @@ class ChatLocalModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         # Loading, the prompt and every token are computed in a worker thread, one step per
         # chunk asked for, so the event loop never waits on the model.
-        async with aclosing(_iterate_in_thread(self._stream(messages, stop, **kwargs))) as it:
+        async with aclosing(iterate_in_thread(self._stream(messages, stop, **kwargs))) as it:
             async for chunk in it:
                 yield chunk
 
@@ -252,103 +251,7 @@ def _chat_messages(messages: Sequence[BaseMessage]) -> list[dict[str, str]]:
     return chat
 
 
-def _chunk(piece: _Piece) -> ChatGenerationChunk:
+def _chunk(piece: TextPiece) -> ChatGenerationChunk:
     logprobs = {"content": piece.logprobs}
     message = AIMessageChunk(content=piece.text, response_metadata={"logprobs": logprobs})
     return ChatGenerationChunk(message=message, generation_info={"logprobs": logprobs})
-
-
-# The helpers below are the same in integrations/litellm/provider.py: both adapters turn
-# LocalGenerator steps into OpenAI-style pieces and iterate them from asyncio.
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """Released answer text and the OpenAI logprob entries of the tokens that produced it."""
-
-    text: str
-    logprobs: list[dict[str, Any]]
-
-
-class _TextRelease:
-    """Groups generated tokens into released text, never releasing the start of a stop string."""
-
-    def __init__(self, stop: Sequence[str]) -> None:
-        self._stop = tuple(s for s in stop if s)
-        self._longest = max((len(s) for s in self._stop), default=0)
-        self._pending = ""
-        self._entries: list[dict[str, Any]] = []
-        self.stopped = False
-        self.tokens = 0
-
-    def push(self, step: TokenStep) -> _Piece | None:
-        """Add one token; return the text that can be released now, if any."""
-        self.tokens += 1
-        self._entries.append(step.openai_logprob())
-        self._pending += step.text
-        found = [i for s in self._stop if (i := self._pending.find(s)) >= 0]
-        if found:
-            self.stopped = True
-            text = self._pending[: min(found)]
-            piece = _Piece(text, self._entries) if text else None
-            self._pending, self._entries = "", []
-            return piece
-        size = len(self._pending) - self._held_back()
-        if size == 0:
-            return None
-        piece = _Piece(self._pending[:size], self._entries)
-        self._pending, self._entries = self._pending[size:], []
-        return piece
-
-    def flush(self) -> _Piece | None:
-        """What is still held at the end of a generation that no stop string ended."""
-        if self.stopped or not (self._pending or self._entries):
-            return None
-        piece = _Piece(self._pending, self._entries)
-        self._pending, self._entries = "", []
-        return piece
-
-    def _held_back(self) -> int:
-        """Length of the longest end of the pending text that some stop string starts with."""
-        for size in range(min(len(self._pending), self._longest - 1), 0, -1):
-            tail = self._pending[-size:]
-            if any(s.startswith(tail) for s in self._stop):
-                return size
-        return 0
-
-
-_T = TypeVar("_T")
-_DONE = object()
-
-
-async def _iterate_in_thread(items: Iterator[_T]) -> AsyncGenerator[_T, None]:
-    """Advance ``items`` in a worker thread, one step per item asked for, never ahead.
-
-    When the consumer stops (``break`` then ``aclose``, or cancellation) the iterator is closed,
-    so generation ends after at most the step in flight.
-    """
-    lock = threading.Lock()
-
-    def advance() -> object:
-        with lock:
-            return next(items, _DONE)
-
-    def close() -> None:
-        with lock:
-            _close(items)
-
-    try:
-        while (item := await asyncio.to_thread(advance)) is not _DONE:
-            yield cast(_T, item)
-    finally:
-        if lock.acquire(blocking=False):
-            try:
-                _close(items)
-            finally:
-                lock.release()
-        else:  # cancelled mid-step: that step ends in its thread, which then closes `items`
-            threading.Thread(target=close, daemon=True).start()
-
-
-def _close(items: Iterator[Any]) -> None:
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()

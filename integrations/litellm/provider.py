@@ -31,17 +31,18 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, TypeVar, cast
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from guardrail._optional import require
 from guardrail.errors import ModelUnavailableError
-from guardrail.generation import LocalGenerator, TokenStep, render_chat
+from guardrail.generation import LocalGenerator, render_chat
+from guardrail.streamtools import TextPiece, TextRelease, iterate_in_thread
 
 try:
     import litellm
@@ -158,7 +159,7 @@ class LocalModelProvider(CustomLLM):
     async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
         """:meth:`completion` with every model step in a worker thread."""
         request = await asyncio.to_thread(self._request, args, kwargs)
-        async with aclosing(_iterate_in_thread(_pieces(request))) as pieces:
+        async with aclosing(iterate_in_thread(_pieces(request))) as pieces:
             collected = [piece async for piece in pieces]
         return _response(kwargs["model_response"], request, collected)
 
@@ -178,7 +179,7 @@ class LocalModelProvider(CustomLLM):
         the prompt here does not block the event loop.
         """
         request = self._request(args, kwargs)
-        return _iterate_in_thread(_stream_chunks(request))
+        return iterate_in_thread(_stream_chunks(request))
 
     def _request(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Request:
         if args:  # litellm.main._complete_custom_providers passes every argument by keyword
@@ -276,9 +277,9 @@ class _End:
     completion_tokens: int
 
 
-def _pieces(request: _Request) -> Iterator[_Piece | _End]:
+def _pieces(request: _Request) -> Iterator[TextPiece | _End]:
     """Released text pieces of one generation, then its :class:`_End`."""
-    release = _TextRelease(request.stop)
+    release = TextRelease(request.stop)
     steps = request.generator.stream(
         request.prompt,
         max_new_tokens=request.max_tokens,
@@ -324,7 +325,7 @@ def _stream_chunks(request: _Request) -> Iterator[ModelResponseStream]:
 
 
 def _response(
-    response: ModelResponse, request: _Request, items: Iterable[_Piece | _End]
+    response: ModelResponse, request: _Request, items: Iterable[TextPiece | _End]
 ) -> ModelResponse:
     """Fill litellm's ``model_response`` with the collected answer."""
     text: list[str] = []
@@ -352,99 +353,3 @@ def _response(
         total_tokens=end.prompt_tokens + end.completion_tokens,
     )
     return response
-
-
-# The helpers below are the same in integrations/langchain/chat_model.py: both adapters turn
-# LocalGenerator steps into OpenAI-style pieces and iterate them from asyncio.
-@dataclass(frozen=True, slots=True)
-class _Piece:
-    """Released answer text and the OpenAI logprob entries of the tokens that produced it."""
-
-    text: str
-    logprobs: list[dict[str, Any]]
-
-
-class _TextRelease:
-    """Groups generated tokens into released text, never releasing the start of a stop string."""
-
-    def __init__(self, stop: Sequence[str]) -> None:
-        self._stop = tuple(s for s in stop if s)
-        self._longest = max((len(s) for s in self._stop), default=0)
-        self._pending = ""
-        self._entries: list[dict[str, Any]] = []
-        self.stopped = False
-        self.tokens = 0
-
-    def push(self, step: TokenStep) -> _Piece | None:
-        """Add one token; return the text that can be released now, if any."""
-        self.tokens += 1
-        self._entries.append(step.openai_logprob())
-        self._pending += step.text
-        found = [i for s in self._stop if (i := self._pending.find(s)) >= 0]
-        if found:
-            self.stopped = True
-            text = self._pending[: min(found)]
-            piece = _Piece(text, self._entries) if text else None
-            self._pending, self._entries = "", []
-            return piece
-        size = len(self._pending) - self._held_back()
-        if size == 0:
-            return None
-        piece = _Piece(self._pending[:size], self._entries)
-        self._pending, self._entries = self._pending[size:], []
-        return piece
-
-    def flush(self) -> _Piece | None:
-        """What is still held at the end of a generation that no stop string ended."""
-        if self.stopped or not (self._pending or self._entries):
-            return None
-        piece = _Piece(self._pending, self._entries)
-        self._pending, self._entries = "", []
-        return piece
-
-    def _held_back(self) -> int:
-        """Length of the longest end of the pending text that some stop string starts with."""
-        for size in range(min(len(self._pending), self._longest - 1), 0, -1):
-            tail = self._pending[-size:]
-            if any(s.startswith(tail) for s in self._stop):
-                return size
-        return 0
-
-
-_T = TypeVar("_T")
-_DONE = object()
-
-
-async def _iterate_in_thread(items: Iterator[_T]) -> AsyncGenerator[_T, None]:
-    """Advance ``items`` in a worker thread, one step per item asked for, never ahead.
-
-    When the consumer stops (``break`` then ``aclose``, or cancellation) the iterator is closed,
-    so generation ends after at most the step in flight.
-    """
-    lock = threading.Lock()
-
-    def advance() -> object:
-        with lock:
-            return next(items, _DONE)
-
-    def close() -> None:
-        with lock:
-            _close(items)
-
-    try:
-        while (item := await asyncio.to_thread(advance)) is not _DONE:
-            yield cast(_T, item)
-    finally:
-        if lock.acquire(blocking=False):
-            try:
-                _close(items)
-            finally:
-                lock.release()
-        else:  # cancelled mid-step: that step ends in its thread, which then closes `items`
-            threading.Thread(target=close, daemon=True).start()
-
-
-def _close(items: Iterator[Any]) -> None:
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
