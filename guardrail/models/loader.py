@@ -158,9 +158,8 @@ def _from_pretrained(location: Path | str, placement: Placement) -> tuple[Any, A
 
 def _load_adapter(ref: str, location: Path, placement: Placement) -> LoadedModel:
     """A PEFT adapter directory; the base model comes from finece.json or adapter_config.json."""
-    from guardrail._optional import require
+    import peft
 
-    peft = require("peft", "train")
     base_ref = _adapter_base(location)
     # A fresh copy of the base weights: a cached base model must stay adapter-free.
     base, tokenizer = _from_pretrained(resolve_model_path(base_ref), placement)

@@ -5,7 +5,7 @@ A policy file looks like this (see ``policies/default.yaml`` for a commented one
     # yaml-language-server: $schema=./policy.schema.json
     version: 1
     name: my-policy
-    scorer: {model: "builtin:smollm2-135m-instruct", device: auto, latency_budget_s: 2.0}
+    scorer: {model: "builtin:finece-smollm2", device: auto, latency_budget_s: 2.0}
     checkpoints: {strategies: [{type: paragraph}], min_gap: 8, max_per_answer: 16}
     bci: {alpha: 0.5, depth: 0, width: 0}
     on_error: fail_closed
@@ -44,12 +44,12 @@ _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 class ScorerSettings(PolicyModel):
     """Which confidence scorer to run, where, and how long one estimate may take.
 
-    ``model`` is a model reference (``builtin:smollm2-135m-instruct``, a local path or a hub id);
+    ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id);
     ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. An estimate slower than
     ``latency_budget_s`` counts as a scorer failure (see ``Policy.on_error``).
     """
 
-    model: NonEmptyStr = "builtin:smollm2-135m-instruct"
+    model: NonEmptyStr = "builtin:finece-smollm2"
     device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
     latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guardrail._optional import require
 from guardrail.errors import GuardrailConfigError
 from guardrail.training.artifact import write_metadata
 from guardrail.training.config import TrainConfig
@@ -50,7 +49,6 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
     """Train a scorer from label stores; resume if ``OUT/checkpoint`` holds a matching run."""
     import torch
 
-    require("peft", "train")
     say = log or (lambda text: print(text, file=sys.stderr, flush=True))
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
