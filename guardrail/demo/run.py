@@ -163,7 +163,7 @@ def run_demo(
         scorer,
         review=review,
         audit=audit,
-        models={"fallback-model": careful},
+        models={"fallback-model": careful, generator_ref: model},  # retries rebuild the chain
         runnable_factory=build,
         model_name=generator_ref,
         question_from=lambda value: value["question"] if isinstance(value, Mapping) else None,

@@ -60,9 +60,13 @@ class RunnableBuilder:
         if same_model and plan.temperature is None:
             return self.runnable
         if same_model:
-            if not isinstance(self.runnable, BaseChatModel):
-                return self.runnable  # a chain: the retry temperature cannot be applied to it
-            model: BaseChatModel = self.runnable
+            registered = self._registered(self.model_name)
+            if isinstance(self.runnable, BaseChatModel):
+                model: BaseChatModel = self.runnable
+            elif registered is not None and self.runnable_factory is not None:
+                model = registered  # a chain rebuilt around its registered model
+            else:
+                return self.runnable  # a chain we cannot rebuild: the temperature is not applied
         else:
             model = self.resolve(plan.model)
         if plan.temperature is not None and "temperature" in type(model).model_fields:
@@ -86,15 +90,17 @@ class RunnableBuilder:
         with self._lock:
             return self._cache.setdefault(name, model)
 
-    def _lookup(self, name: str) -> BaseChatModel:
+    def _registered(self, name: str) -> BaseChatModel | None:
+        """The model registered as ``name``, or ``None`` (no litellm fallback)."""
         registry = self.models
         if isinstance(registry, Mapping):
-            if name in registry:
-                return registry[name]
-        elif registry is not None:
-            found = registry(name)
-            if found is not None:
-                return found
+            return registry.get(name)
+        return registry(name) if registry is not None else None
+
+    def _lookup(self, name: str) -> BaseChatModel:
+        found = self._registered(name)
+        if found is not None:
+            return found
         try:
             module = require("langchain_litellm", "litellm")
         except MissingExtraError as exc:

@@ -38,6 +38,24 @@ def instant(**options: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- retry
+def test_retry_of_a_chain_rebuilds_it_around_its_registered_model() -> None:
+    model = fake(FIRST, SECOND, model_name="fake-small")
+    prompt = ChatPromptTemplate.from_messages([("human", "{question}")])
+    guarded = guard(
+        prompt | model,
+        RETRY,
+        ScriptedScorer(FAILS_AT_2 + PASSES_3),
+        models={"fake-small": model},
+        runnable_factory=lambda chat: prompt | chat,
+        model_name="fake-small",
+        question_from=lambda value: value["question"],
+        **instant(),
+    )
+    result = guarded.invoke({"question": "What is 6 * 7?"})
+    assert result.status == "ok"
+    assert [c.temperature for c in model.calls] == [None, 0.3]
+
+
 def test_retry_reruns_at_the_retry_temperature_and_records_both_attempts() -> None:
     model = fake(FIRST, SECOND)
     guarded = guard(model, RETRY, ScriptedScorer(FAILS_AT_2 + PASSES_3), **instant())
