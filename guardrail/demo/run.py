@@ -10,7 +10,6 @@ same embedded model with a step-by-step system prompt and says so.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from uuid import UUID
 from guardrail.demo.terminal import Terminal
 from guardrail.errors import GuardSignal
 from guardrail.scorers.base import Scorer
+from guardrail.tasks.numeric import check_numeric, extract_numeric_answer
 
 __all__ = ["DEMO_QUESTIONS", "DemoQuestion", "DemoRow", "run_demo"]
 
@@ -66,11 +66,6 @@ class DemoRow:
     attempts: int
     actions: tuple[str, ...]
     review_id: str | None
-
-
-def _last_number(text: str) -> str:
-    numbers = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", ""))
-    return numbers[-1] if numbers else ""
 
 
 class _LivePrinter:
@@ -203,7 +198,8 @@ def _stream_one(
 
 def _row(item: DemoQuestion, result: Mapping[str, Any]) -> DemoRow:
     answer = str(result.get("answer", ""))
-    final = _last_number(answer)
+    value = extract_numeric_answer(answer)
+    final = "" if value is None else f"{value.normalize():f}"
     actions = tuple(
         str(a.get("type", "?")) for a in result.get("actions", []) if isinstance(a, Mapping)
     )
@@ -212,7 +208,7 @@ def _row(item: DemoQuestion, result: Mapping[str, Any]) -> DemoRow:
         question=item.question,
         expected=item.answer,
         final_answer=final,
-        correct=final == item.answer,
+        correct=check_numeric(answer, item.answer),
         status=str(result.get("status", "?")),
         confidence=float(confidence) if isinstance(confidence, int | float) else None,
         attempts=len(result.get("attempts", [])),
