@@ -33,6 +33,17 @@ def register(sub: Any) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--kind-weights",
+        default="",
+        metavar="KIND=W,...",
+        help="resample label levels per epoch, e.g. question=2,process=2,outcome=0.35",
+    )
+    parser.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="do not fit a Platt calibration map on the dev split",
+    )
     parser.set_defaults(func=run)
 
 
@@ -61,10 +72,28 @@ def config_from_args(args: argparse.Namespace) -> Any:
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
             device=args.device,
+            kind_weights=parse_kind_weights(args.kind_weights),
+            calibrate=not args.no_calibrate,
         )
     except PydanticError as exc:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise GuardrailConfigError(f"invalid training settings: {problems}") from exc
+
+
+def parse_kind_weights(text: str) -> dict[str, float]:
+    """``question=2,process=2`` -> ``{"question": 2.0, "process": 2.0}`` (errors name the item)."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        kind, sep, value = item.partition("=")
+        try:
+            if not sep or not kind.strip():
+                raise ValueError
+            weights[kind.strip()] = float(value)
+        except ValueError:
+            raise GuardrailConfigError(
+                f"--kind-weights: {item!r} is not KIND=NUMBER (e.g. process=2)"
+            ) from None
+    return weights
 
 
 def run(args: argparse.Namespace) -> int:

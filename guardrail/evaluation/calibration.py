@@ -22,6 +22,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from guardrail.calibration import PlattMap
+from guardrail.calibration import logit as _logit
 from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.metrics import FloatArray, validate
 
@@ -39,8 +41,6 @@ __all__ = [
 CalibrationKind = Literal["platt", "isotonic"]
 CALIBRATION_KINDS: tuple[CalibrationKind, ...] = ("platt", "isotonic")
 
-_EPS = 1e-6
-
 
 class CalibrationMap(Protocol):
     """A fitted map from raw scores in [0, 1] to calibrated probabilities in [0, 1]."""
@@ -53,30 +53,6 @@ class CalibrationMap(Protocol):
     def apply(self, scores: Any) -> FloatArray:
         """Calibrated probabilities for ``scores``."""
         ...
-
-
-def _logit(scores: FloatArray) -> FloatArray:
-    clipped = np.clip(scores, _EPS, 1.0 - _EPS)
-    return np.asarray(np.log(clipped) - np.log1p(-clipped), dtype=np.float64)
-
-
-@dataclass(frozen=True, slots=True)
-class PlattMap:
-    """``sigmoid(coef * logit(score) + intercept)``."""
-
-    coef: float
-    intercept: float
-
-    @property
-    def kind(self) -> str:
-        """``"platt"``."""
-        return "platt"
-
-    def apply(self, scores: Any) -> FloatArray:
-        """Calibrated probabilities for ``scores``."""
-        s, _ = validate(scores, np.zeros(np.size(scores)))
-        z = self.coef * _logit(s) + self.intercept
-        return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)  # overflow-free
 
 
 @dataclass(frozen=True, slots=True)

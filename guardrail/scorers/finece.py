@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from guardrail.calibration import PlattMap
 from guardrail.errors import ScorerUnavailableError
 from guardrail.scorers.padding import forward_left_padded
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
     from guardrail.models.loader import LoadedModel
 
-__all__ = ["FineCEScorer"]
+__all__ = ["FineCEScorer", "artifact_calibration"]
 
 
 class FineCEScorer:
@@ -27,6 +28,10 @@ class FineCEScorer:
     :mod:`guardrail.scorers.readout`): one forward pass, no sampling, deterministic. Pass a base
     model, a fine-tuned one, or a scorer artifact directory (adapter + ``finece.json``) through
     :meth:`from_ref`.
+
+    ``calibration`` (a :class:`~guardrail.calibration.PlattMap`, read from the artifact's
+    ``finece.json`` by :meth:`from_ref`) maps every estimate, in :meth:`score_batch` and in
+    sessions alike; it is monotone, so rankings (AUROC) do not change.
     """
 
     def __init__(
@@ -37,6 +42,7 @@ class FineCEScorer:
         name: str = "finece",
         instruction: str = DEFAULT_INSTRUCTION,
         batch_size: int = 8,
+        calibration: PlattMap | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -44,6 +50,7 @@ class FineCEScorer:
         self.tokenizer = tokenizer
         self._name = name
         self.batch_size = batch_size
+        self.calibration = calibration
         segments = PromptSegments.for_tokenizer(tokenizer, instruction)
         self.readout = DigitReadout.for_tokenizer(tokenizer, segments.readout)
         self.prompt = TokenizedPrompt.build(tokenizer, segments)
@@ -56,13 +63,24 @@ class FineCEScorer:
 
     @classmethod
     def from_ref(
-        cls, ref: str, *, device: str = "auto", dtype: str = "auto", **kwargs: Any
+        cls,
+        ref: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        calibrated: bool = True,
+        **kwargs: Any,
     ) -> FineCEScorer:
-        """Load the model named by ``ref`` (see :func:`guardrail.models.load_model`)."""
+        """Load the model named by ``ref`` (see :func:`guardrail.models.load_model`).
+
+        A scorer artifact's calibration map is applied unless ``calibrated`` is false.
+        """
         from guardrail.models.loader import load_model
 
         loaded: LoadedModel = load_model(ref, device=device, dtype=dtype)
         kwargs.setdefault("name", ref)
+        if calibrated and "calibration" not in kwargs:
+            kwargs["calibration"] = artifact_calibration(ref)
         return cls(loaded.model, loaded.tokenizer, **kwargs)
 
     @property
@@ -87,8 +105,13 @@ class FineCEScorer:
             chunk = pairs[start : start + self.batch_size]
             rows = [self.prompt.full_ids(q, a) for q, a in chunk]
             logits = self._forward_padded(rows, keep=self.readout.logits_needed)
-            results.extend(float(v) for v in self.readout.confidence(logits))
+            results.extend(self.confidences(logits))
         return results
+
+    def confidences(self, logits: torch.Tensor) -> list[float]:
+        """The readout of ``logits`` (one row per estimate), calibrated if a map is set."""
+        values = [float(v) for v in self.readout.confidence(logits)]
+        return self.calibration.apply_list(values) if self.calibration is not None else values
 
     def greedy_confidence(
         self, question: str, answer: str = "", max_new_tokens: int = 6
@@ -124,3 +147,19 @@ class FineCEScorer:
         with torch.inference_mode():
             out = forward_left_padded(self.model, rows, pad_token_id=self.pad_token_id, keep=keep)
         return out.logits  # type: ignore[no-any-return]
+
+
+def artifact_calibration(ref: str) -> PlattMap | None:
+    """The calibration map in the ``finece.json`` of the artifact ``ref`` names, if any."""
+    from pathlib import Path
+
+    from guardrail.models.loader import resolve_model_path
+    from guardrail.training.artifact import read_metadata
+
+    location = resolve_model_path(ref)
+    if not isinstance(location, Path) or not (location / "finece.json").is_file():
+        return None
+    data = read_metadata(location).get("calibration")
+    if data is None:
+        return None
+    return PlattMap.from_dict(data, where=f"{location / 'finece.json'}: calibration")

@@ -95,7 +95,7 @@ class StreamBatch:
         self._check_open()
         suffix = self._scorer.prompt.suffix_ids()
         logits = self._step(suffix)
-        return [float(v) for v in self._scorer.readout.confidence(logits)]
+        return self._scorer.confidences(logits)
 
     def entropy(self) -> list[float]:
         """Next-token entropy (nats) of the scorer LM after each row's current text."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["TrainConfig"]
+__all__ = ["LABEL_KINDS", "TrainConfig"]
 
+LABEL_KINDS = ("question", "process", "outcome")
 DEFAULT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -18,6 +19,13 @@ class TrainConfig(BaseModel):
     loss on the two readout positions only) or ``value_head`` (regression of the label from the
     last hidden state). ``lora=False`` fine-tunes every weight. The optimiser follows the paper
     (AdamW, betas 0.9/0.5); warm-up is capped at a tenth of the run for short CPU runs.
+
+    ``kind_weights`` resamples the label levels in every epoch: weight ``w`` for a kind puts
+    ``floor(w)`` copies of each of its examples in the epoch plus a seeded draw of
+    ``round(frac(w) * n)`` more (``0.5`` keeps half of them, ``2`` doubles them). Monte Carlo
+    stores hold many more outcome labels than question and process ones; without weights the
+    scorer mostly learns to judge finished answers. ``calibrate`` fits a Platt map on the dev
+    split after training and stores it in the artifact.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -44,3 +52,15 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(default=25, ge=1)
     eval_every: int = Field(default=0, ge=0)
     device: str = "auto"
+    kind_weights: dict[str, float] = Field(default_factory=dict)
+    calibrate: bool = True
+
+    @field_validator("kind_weights")
+    @classmethod
+    def _known_kinds(cls, weights: dict[str, float]) -> dict[str, float]:
+        for kind, weight in weights.items():
+            if kind not in LABEL_KINDS:
+                raise ValueError(f"unknown label kind {kind!r}; valid: {', '.join(LABEL_KINDS)}")
+            if not 0.0 <= weight <= 100.0:
+                raise ValueError(f"weight of {kind!r} must be in [0, 100], got {weight}")
+        return weights

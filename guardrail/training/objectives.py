@@ -45,6 +45,12 @@ class Objective(Protocol):
         """Predicted confidences."""
         ...
 
+    def loss_and_predict(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, list[float]]:
+        """:meth:`loss` and :meth:`predict` from one forward pass (dev evaluation)."""
+        ...
+
     def save(self, directory: Path) -> None:
         """Write trainable weights (adapter, head or full model) into ``directory``."""
         ...
@@ -142,9 +148,19 @@ class IFTObjective(_Base):
 
     def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
         """Soft cross-entropy at the first-digit and tenths positions."""
+        return self._loss(self._logits(batch), batch)
+
+    def loss_and_predict(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, list[float]]:
+        """Loss and readout from one forward pass."""
+        logits = self._logits(batch)
+        return self._loss(logits, batch), [float(v) for v in self.readout.confidence(logits)]
+
+    def _loss(self, raw: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
         import torch
 
-        logits = self._logits(batch).float()
+        logits = raw.float()
         first = torch.log_softmax(logits[:, -self.readout.logits_needed], dim=-1)
         tenths = torch.log_softmax(logits[:, -1], dim=-1)
         digits = torch.tensor(self.readout.digit_ids, device=logits.device)
@@ -193,9 +209,20 @@ class ValueHeadObjective(_Base):
 
     def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
         """Binary cross-entropy against the (soft) label."""
+        return self._loss(self._logit(batch), batch)
+
+    def loss_and_predict(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, list[float]]:
+        """Loss and ``sigmoid`` of the head from one forward pass."""
         import torch
 
         logit = self._logit(batch)
+        return self._loss(logit, batch), [float(v) for v in torch.sigmoid(logit)]
+
+    def _loss(self, logit: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
+        import torch
+
         labels = torch.tensor([e.label for e in batch], device=logit.device)
         return torch.nn.functional.binary_cross_entropy_with_logits(logit, labels)
 

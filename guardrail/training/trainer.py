@@ -58,7 +58,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
         raise GuardrailConfigError("no training examples after the dev split")
     torch.manual_seed(config.seed)
     objective = make_objective(config)
-    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    steps_per_epoch = math.ceil(_epoch_size(train_set, config) / config.batch_size)
     total = config.max_steps or max(1, round(steps_per_epoch * config.epochs))
     optimizer, scheduler = _optimiser(config, objective, total)
     state = _Checkpoint(out / "checkpoint", config)
@@ -91,15 +91,18 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
             "lr": scheduler.get_last_lr()[0],
         }
         if config.eval_every and step % config.eval_every == 0 and dev_set:
-            record["dev"] = _evaluate(objective, dev_set, config.batch_size)
+            record["dev"] = _evaluate(objective, dev_set, config.batch_size)[0]
         _append(curve, record)
         rate = (step - resumed_from) / (time.perf_counter() - started)
         eta = (total - step) / rate if rate else float("inf")
         say(f"step {step}/{total} loss {loss_value:.4f} ({rate:.2f} steps/s, ETA {eta:.0f} s)")
         if step % config.checkpoint_every == 0 or step == total:
             state.save(objective, optimizer, scheduler, step, order)
-    dev_metrics = _evaluate(objective, dev_set, config.batch_size) if dev_set else {}
+    dev_metrics, predictions = (
+        _evaluate(objective, dev_set, config.batch_size, keep=True) if dev_set else ({}, [])
+    )
     _append(curve, {"step": step, "final_dev": dev_metrics})
+    calibration = _calibration(config, dev_set, predictions, say)
     objective.save(out)
     write_metadata(
         out,
@@ -112,8 +115,10 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
             "training": config.model_dump(mode="json"),
             "dev_metrics": dev_metrics,
             "steps": step,
+            **calibration,
         },
     )
+    _plot(curve, out / "learning_curve.png", say)
     say(f"artifact written to {out} (dev: {json.dumps(dev_metrics)})")
     return TrainResult(out, step, resumed_from, dev_metrics, time.perf_counter() - started)
 
@@ -138,9 +143,39 @@ def _optimiser(config: TrainConfig, objective: Objective, total: int) -> tuple[A
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
 
+def _epoch_size(examples: Sequence[TrainingExample], config: TrainConfig) -> int:
+    """Examples per epoch after ``kind_weights`` (fixed, so that steps per epoch are)."""
+    counts: dict[str, int] = {}
+    for example in examples:
+        counts[example.kind] = counts.get(example.kind, 0) + 1
+    return sum(_copies(config.kind_weights.get(kind, 1.0), n) for kind, n in counts.items())
+
+
+def _copies(weight: float, n: int) -> int:
+    return math.floor(weight) * n + round((weight - math.floor(weight)) * n)
+
+
+def _epoch_pool(examples: Sequence[TrainingExample], config: TrainConfig, epoch: int) -> list[int]:
+    """Indices of this epoch's examples, each kind resampled by its weight (seeded)."""
+    if not config.kind_weights:
+        return list(range(len(examples)))
+    rng = random.Random(config.seed * 7_919 + epoch + 1)
+    by_kind: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_kind.setdefault(example.kind, []).append(index)
+    pool: list[int] = []
+    for kind in sorted(by_kind):
+        indices = by_kind[kind]
+        weight = config.kind_weights.get(kind, 1.0)
+        pool.extend(indices * math.floor(weight))
+        extra = _copies(weight, len(indices)) - math.floor(weight) * len(indices)
+        pool.extend(sorted(rng.sample(indices, extra)))
+    return pool
+
+
 def _epoch_order(examples: Sequence[TrainingExample], config: TrainConfig, epoch: int) -> list[int]:
     """Shuffled, then grouped into length-sorted chunks so batches pad little."""
-    order = list(range(len(examples)))
+    order = _epoch_pool(examples, config, epoch)
     rng = random.Random(config.seed * 1_000_003 + epoch)
     rng.shuffle(order)
     chunk = config.batch_size * 16
@@ -157,23 +192,69 @@ def _epoch_order(examples: Sequence[TrainingExample], config: TrainConfig, epoch
 
 
 def _evaluate(
-    objective: Objective, dev: Sequence[TrainingExample], batch_size: int
-) -> dict[str, float]:
-    """Mean loss, MAE and Brier of predictions against labels on the dev split."""
+    objective: Objective, dev: Sequence[TrainingExample], batch_size: int, *, keep: bool = False
+) -> tuple[dict[str, float], list[float]]:
+    """Mean loss, MAE and Brier against labels on the dev split (and the predictions if kept)."""
     import torch
 
     objective.model.eval()
-    losses, errors, squares = [], [], []
+    losses, errors, squares, kept = [], [], [], []
     with torch.no_grad():
         for start in range(0, len(dev), batch_size):
             batch = list(dev[start : start + batch_size])
-            losses.append(float(objective.loss(batch).detach()) * len(batch))
-            predictions = objective.predict(batch)
+            loss, predictions = objective.loss_and_predict(batch)
+            losses.append(float(loss.detach()) * len(batch))
             for example, value in zip(batch, predictions, strict=True):
                 errors.append(abs(value - example.label))
                 squares.append((value - example.label) ** 2)
+            if keep:
+                kept.extend(predictions)
     n = len(dev)
-    return {"loss": sum(losses) / n, "mae": sum(errors) / n, "brier": sum(squares) / n}
+    return {"loss": sum(losses) / n, "mae": sum(errors) / n, "brier": sum(squares) / n}, kept
+
+
+def _calibration(
+    config: TrainConfig,
+    dev: Sequence[TrainingExample],
+    predictions: Sequence[float],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Fit the artifact's Platt map on the dev predictions (metadata entries to store)."""
+    if not config.calibrate:
+        return {}
+    from guardrail.calibration import fit_platt_soft
+
+    labels = [e.label for e in dev]
+    try:
+        platt = fit_platt_soft(predictions, labels)
+    except GuardrailConfigError as exc:
+        say(f"no calibration map: {exc}")
+        return {"calibration": None, "calibration_skipped": str(exc)}
+    calibrated = platt.apply_list(predictions)
+
+    def brier(values: Sequence[float]) -> float:
+        return sum((v - y) ** 2 for v, y in zip(values, labels, strict=True)) / len(labels)
+
+    fit = {
+        "examples": len(dev),
+        "questions": len({e.question_id for e in dev}),
+        "dev_brier_raw": brier(predictions),
+        "dev_brier_calibrated": brier(calibrated),
+    }
+    say(f"calibration map {platt.to_dict()} fitted on the dev split: {json.dumps(fit)}")
+    return {"calibration": platt.to_dict(), "calibration_fit": fit}
+
+
+def _plot(curve: Path, png: Path, say: Callable[[str], None]) -> None:
+    try:
+        from guardrail.training.curve import plot_learning_curve
+
+        plot_learning_curve(curve, png)
+    except ImportError:
+        say(
+            "learning_curve.png not drawn: matplotlib is missing "
+            "(pip install 'finece-guardrail[train]')"
+        )
 
 
 def _append(path: Path, record: dict[str, Any]) -> None:

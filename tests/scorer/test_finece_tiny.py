@@ -105,3 +105,20 @@ def test_closed_session_refuses_work(tiny_scorer: Any) -> None:
 def test_greedy_cross_check_returns_number_or_none(tiny_scorer: Any) -> None:
     value = tiny_scorer.greedy_confidence(QUESTION, ANSWER)
     assert value is None or 0.0 <= value <= 1.0
+
+
+def test_calibration_map_applies_to_batches_and_sessions(tiny: Any, tiny_scorer: Any) -> None:
+    from guardrail.calibration import PlattMap
+    from guardrail.scorers.finece import FineCEScorer
+
+    model, tokenizer = tiny
+    mapping = PlattMap(coef=2.0, intercept=0.5)
+    calibrated = FineCEScorer(model, tokenizer, calibration=mapping)
+    raw = tiny_scorer.score(QUESTION, ANSWER)
+    expected = float(mapping.apply([raw])[0])
+    assert calibrated.score(QUESTION, ANSWER) == pytest.approx(expected, abs=1e-5)
+    assert abs(expected - raw) > 1e-3  # the map really moved the estimate
+    session = calibrated.open_session(QUESTION)
+    session.append(ANSWER)
+    assert session.score() == pytest.approx(expected, abs=1e-4)
+    session.close()

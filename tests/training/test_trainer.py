@@ -87,6 +87,7 @@ def test_training_writes_a_loadable_artifact(
     assert set(meta["dev_metrics"]) == {"loss", "mae", "brier"}
     curve = [json.loads(line) for line in (out / "learning_curve.jsonl").read_text().splitlines()]
     assert [r["step"] for r in curve if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert (out / "learning_curve.png").read_bytes().startswith(b"\x89PNG")
     clear_model_cache()
     scorer = create_scorer(str(out))
     assert type(scorer).__name__ == (
@@ -94,6 +95,17 @@ def test_training_writes_a_loadable_artifact(
     )
     value = scorer.score(*QUESTIONS["q1"][0:1], "2")
     assert 0.0 <= value <= 1.0
+    if method == "ift":
+        from guardrail.calibration import PlattMap
+
+        mapping = PlattMap.from_dict(meta["calibration"])
+        assert scorer.calibration == mapping  # type: ignore[attr-defined]
+        fit = meta["calibration_fit"]
+        assert fit["examples"] == meta["label_stats"]["dev"]["examples"]
+        assert fit["dev_brier_calibrated"] <= fit["dev_brier_raw"] + 1e-9
+        raw = create_scorer(str(out), calibrated=False)
+        raw_value = raw.score(*QUESTIONS["q1"][0:1], "2")
+        assert value == pytest.approx(float(mapping.apply([raw_value])[0]), abs=1e-5)
 
 
 def test_ift_training_lowers_the_loss(labels: Path, base_model: str, tmp_path: Path) -> None:
@@ -151,3 +163,70 @@ def test_resume_with_other_settings_is_refused(
 def test_missing_label_file_is_named(tmp_path: Path, base_model: str) -> None:
     with pytest.raises(GuardrailConfigError, match="label file not found"):
         train(_config(tmp_path / "nope.jsonl", base_model, tmp_path / "o"), log=lambda _: None)
+
+
+def test_kind_weights_resample_each_epoch(labels: Path, base_model: str, tmp_path: Path) -> None:
+    from collections import Counter
+
+    from guardrail.training.trainer import _epoch_order
+
+    config = _config(
+        labels,
+        base_model,
+        tmp_path / "weighted",
+        max_steps=None,
+        epochs=1.0,
+        dev_fraction=0.0,
+        kind_weights={"question": 3.0, "outcome": 0.5},
+    )
+    examples = load_examples([labels])
+    for epoch in (0, 1):
+        order = _epoch_order(examples, config, epoch)
+        kinds = Counter(examples[i].kind for i in order)
+        assert kinds == {"question": 18, "process": 6, "outcome": 3}
+        per_question = Counter(i for i in order if examples[i].kind == "question")
+        assert set(per_question.values()) == {3}
+    result = train(config, log=lambda _: None)
+    assert result.steps == 7  # ceil(27 examples / batch 4)
+
+
+def test_unknown_kind_weight_is_refused(labels: Path, base_model: str, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="unknown label kind 'answer'"):
+        _config(labels, base_model, tmp_path / "x", kind_weights={"answer": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", {}), ("question=2, process=1.5", {"question": 2.0, "process": 1.5})],
+)
+def test_kind_weight_flag_parses(text: str, expected: dict[str, float]) -> None:
+    from guardrail.cli.train import parse_kind_weights
+
+    assert parse_kind_weights(text) == expected
+
+
+@pytest.mark.parametrize("text", ["question", "process=lots", "=2"])
+def test_bad_kind_weight_flag_is_named(text: str) -> None:
+    from guardrail.cli.train import parse_kind_weights
+
+    with pytest.raises(GuardrailConfigError, match="--kind-weights"):
+        parse_kind_weights(text)
+
+
+def test_learning_curve_keeps_the_last_record_of_a_replayed_step(tmp_path: Path) -> None:
+    from guardrail.training.curve import read_learning_curve
+
+    path = tmp_path / "curve.jsonl"
+    lines = [
+        {"step": 1, "loss": 2.0},
+        {"step": 2, "loss": 1.5},
+        {"step": 2, "loss": 1.4},  # replayed after a resume
+        {"step": 2, "final_dev": {"loss": 1.7}},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    assert read_learning_curve(path) == ([(1, 2.0), (2, 1.4)], [(2, 1.7)])
+    path.write_text('{"step": 1, "loss": 2.0}\n{"loss": 1.0}\n')
+    with pytest.raises(GuardrailConfigError, match=r"curve.jsonl:2: malformed"):
+        read_learning_curve(path)

@@ -1,0 +1,102 @@
+"""The artifact's Platt map: monotone, serialisable, fitted on soft Monte Carlo targets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guardrail.calibration import PlattMap, fit_platt_soft, logit
+from guardrail.errors import GuardrailConfigError
+
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+@given(
+    coef=st.floats(min_value=0.0, max_value=20.0),
+    intercept=st.floats(min_value=-10.0, max_value=10.0),
+    a=unit,
+    b=unit,
+)
+def test_map_never_reverses_a_ranking(coef: float, intercept: float, a: float, b: float) -> None:
+    mapping = PlattMap(coef, intercept)
+    low, high = sorted((a, b))
+    mapped_low, mapped_high = mapping.apply([low, high])
+    assert 0.0 <= mapped_low <= mapped_high <= 1.0
+
+
+@given(st.floats(min_value=1e-4, max_value=1.0 - 1e-4))
+def test_unit_slope_without_intercept_is_the_identity(p: float) -> None:
+    assert PlattMap(1.0, 0.0).apply([p])[0] == pytest.approx(p, abs=1e-9)
+
+
+@given(coef=st.floats(min_value=0.0, max_value=20.0), intercept=st.floats(-10.0, 10.0))
+def test_round_trip_through_json_form(coef: float, intercept: float) -> None:
+    mapping = PlattMap(coef, intercept)
+    assert PlattMap.from_dict(mapping.to_dict()) == mapping
+
+
+def test_fit_recovers_a_known_map_from_soft_targets() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.01, 0.99, size=400)
+    truth = PlattMap(coef=0.6, intercept=-0.8)
+    fitted = fit_platt_soft(scores, truth.apply(scores))
+    assert fitted.coef == pytest.approx(0.6, abs=1e-3)
+    assert fitted.intercept == pytest.approx(-0.8, abs=1e-3)
+
+
+def test_fit_lowers_the_brier_score_of_an_overconfident_scorer() -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0.05, 0.95, size=300)
+    overconfident = 1.0 / (1.0 + np.exp(-3.0 * logit(truth)))
+    fitted = fit_platt_soft(overconfident, truth)
+    before = float(np.mean((overconfident - truth) ** 2))
+    after = float(np.mean((fitted.apply(overconfident) - truth) ** 2))
+    assert after < before / 10
+
+
+def test_a_reversed_relation_gives_the_constant_mean_map() -> None:
+    scores = np.linspace(0.1, 0.9, 20)
+    targets = 1.0 - scores
+    fitted = fit_platt_soft(scores, targets)
+    assert fitted.coef == 0.0
+    assert fitted.apply([0.2, 0.8]) == pytest.approx([targets.mean()] * 2)
+
+
+@pytest.mark.parametrize(
+    ("scores", "targets", "message"),
+    [
+        ([0.1, 0.2], [0.5], "differ in length"),
+        ([0.1, 1.2], [0.0, 1.0], "scores must be"),
+        ([0.1, 0.2], [0.0, math.nan], "targets must be"),
+        ([0.1, 0.2], [0.3, 0.3], "different targets"),
+        ([0.1], [1.0], "at least 2"),
+    ],
+)
+def test_fit_rejects_bad_input(scores: list[float], targets: list[float], message: str) -> None:
+    with pytest.raises(GuardrailConfigError, match=message):
+        fit_platt_soft(scores, targets)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "isotonic", "coef": 1, "intercept": 0}, r"x\.kind: unsupported"),
+        ({"kind": "platt", "coef": "1", "intercept": 0}, r"x\.coef: expected a number"),
+        ({"kind": "platt", "coef": 1.0}, r"x\.intercept: expected a number"),
+        ({"kind": "platt", "coef": -1.0, "intercept": 0.0}, "reverses the ranking"),
+        ({"kind": "platt", "coef": math.inf, "intercept": 0.0}, "finite"),
+        ([1, 2], "expected an object"),
+    ],
+)
+def test_malformed_maps_are_named(data: object, message: str) -> None:
+    with pytest.raises(GuardrailConfigError, match=message):
+        PlattMap.from_dict(data, where="x")  # type: ignore[arg-type]
+
+
+def test_out_of_range_input_is_refused() -> None:
+    with pytest.raises(GuardrailConfigError, match="in \\[0, 1\\]"):
+        PlattMap(1.0, 0.0).apply([1.5])
