@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from guardrail.calibration import PlattMap
 from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.ablation import BCIGrid, Futures, sample_futures
 from guardrail.evaluation.analysis import build_report
@@ -277,10 +278,17 @@ def evaluate(
         "task": task.name,
         "sampler": None if sampler is None else sampler.name,
         "seconds": time.perf_counter() - started,
+        "calibration": _calibration_of(scorer),
         **(meta or {}),
     }
     report = build_report(records, futures, config, info, skipped)
     return Evaluation(tuple(records), report)
+
+
+def _calibration_of(scorer: Scorer) -> dict[str, Any] | None:
+    """The scorer's own calibration map (applied to every FineCE number), if it carries one."""
+    mapping = getattr(scorer, "calibration", None)
+    return mapping.to_dict() if isinstance(mapping, PlattMap) else None
 
 
 def _skipped_methods(sampler: Generator | None, config: EvalConfig) -> dict[str, str]:

@@ -57,6 +57,7 @@ def test_summary_has_exactly_the_listed_keys(result: Evaluation) -> None:
         assert math.isnan(value) == (key in result.report["summary_undefined"])
     assert 0.0 <= summary["finece_outcome_ece"] <= 1.0
     assert 0.0 <= summary["finece_outcome_auroc"] <= 1.0
+    assert result.report["meta"]["calibration"] is None  # the tiny scorer carries no map
 
 
 def test_answers_are_generated_cut_and_checked(
@@ -174,7 +175,12 @@ def test_without_sampler_and_with_empty_answers(
     tiny: tuple[Any, Any], tiny_scorer: Any, task: GSM8KTask
 ) -> None:
     """The bare tiny model ends its turn at once: empty answers, all wrong, nothing crashes."""
+    from guardrail.calibration import PlattMap
+    from guardrail.scorers.finece import FineCEScorer
+
     model, tokenizer = tiny
+    mapping = PlattMap(coef=1.5, intercept=0.2)
+    calibrated = FineCEScorer(model, tokenizer, calibration=mapping)
     config = EvalConfig(
         generation=GenerationSettings(max_new_tokens=4),
         n_bootstrap=5,
@@ -182,7 +188,11 @@ def test_without_sampler_and_with_empty_answers(
         bci=BCIGrid(alphas=(0.5,), depths=(1,), widths=(0, 2)),
     )
     items = list(task.items())[:2]
-    report = evaluate(tiny_scorer, LocalGenerator(model, tokenizer), task, items, config).report
+    report = evaluate(calibrated, LocalGenerator(model, tokenizer), task, items, config).report
+    assert report["meta"]["calibration"] == mapping.to_dict()
+    raw_question = tiny_scorer.score(items[0].question, "")
+    expected = float(mapping.apply([raw_question])[0])
+    assert report["answers"][0]["finece"]["question"] == pytest.approx(expected, abs=1e-5)
     methods = report["methods"]
     assert methods["self_consistency"] == {
         "status": "skipped",
