@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from guardrail.calibration import PlattMap
 from guardrail.errors import ModelUnavailableError
 from guardrail.scorers.padding import forward_left_padded, truncate_answer
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
@@ -31,12 +32,14 @@ class ValueHeadScorer:
         *,
         name: str = "value-head",
         max_length: int = 2048,
+        calibration: PlattMap | None = None,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.head = head
         self._name = name
         self.max_length = max_length
+        self.calibration = calibration
         self.prompt = TokenizedPrompt.build(
             tokenizer, PromptSegments.for_tokenizer(tokenizer, DEFAULT_INSTRUCTION)
         )
@@ -44,12 +47,15 @@ class ValueHeadScorer:
         self.pad_token_id = int(pad if pad is not None else tokenizer.eos_token_id)
 
     @classmethod
-    def from_ref(cls, ref: str, *, device: str = "auto", dtype: str = "auto") -> ValueHeadScorer:
-        """Load a value-head artifact directory."""
+    def from_ref(
+        cls, ref: str, *, device: str = "auto", dtype: str = "auto", calibrated: bool = True
+    ) -> ValueHeadScorer:
+        """Load a value-head artifact directory (with its calibration map unless told not to)."""
         import torch
         from safetensors.torch import load_file
 
         from guardrail.models.loader import load_model, resolve_model_path
+        from guardrail.scorers.finece import artifact_calibration
 
         location = resolve_model_path(ref)
         head_path = Path(location) / HEAD_FILE if isinstance(location, Path) else None
@@ -60,7 +66,8 @@ class ValueHeadScorer:
         head = torch.nn.Linear(weights["weight"].shape[1], 1)
         head.load_state_dict(weights)
         head.to(next(loaded.model.parameters()).device).eval()
-        return cls(loaded.model, loaded.tokenizer, head, name=ref)
+        calibration = artifact_calibration(ref) if calibrated else None
+        return cls(loaded.model, loaded.tokenizer, head, name=ref, calibration=calibration)
 
     @property
     def name(self) -> str:
@@ -89,7 +96,8 @@ class ValueHeadScorer:
                 self.model, rows, pad_token_id=self.pad_token_id, backbone=True
             )
             logits = self.head(out.last_hidden_state[:, -1].float()).squeeze(-1)
-        return [float(v) for v in torch.sigmoid(logits)]
+        values = [float(v) for v in torch.sigmoid(logits)]
+        return self.calibration.apply_list(values) if self.calibration is not None else values
 
     def open_session(self, question: str) -> _RecomputeSession:
         """A session that recomputes the prompt at each score."""

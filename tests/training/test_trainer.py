@@ -95,17 +95,16 @@ def test_training_writes_a_loadable_artifact(
     )
     value = scorer.score(*QUESTIONS["q1"][0:1], "2")
     assert 0.0 <= value <= 1.0
-    if method == "ift":
-        from guardrail.calibration import PlattMap
+    from guardrail.calibration import PlattMap
 
-        mapping = PlattMap.from_dict(meta["calibration"])
-        assert scorer.calibration == mapping  # type: ignore[attr-defined]
-        fit = meta["calibration_fit"]
-        assert fit["examples"] == meta["label_stats"]["dev"]["examples"]
-        assert fit["dev_brier_calibrated"] <= fit["dev_brier_raw"] + 1e-9
-        raw = create_scorer(str(out), calibrated=False)
-        raw_value = raw.score(*QUESTIONS["q1"][0:1], "2")
-        assert value == pytest.approx(float(mapping.apply([raw_value])[0]), abs=1e-5)
+    mapping = PlattMap.from_dict(meta["calibration"])
+    assert scorer.calibration == mapping  # type: ignore[attr-defined]
+    fit = meta["calibration_fit"]
+    assert fit["examples"] == meta["label_stats"]["dev"]["examples"]
+    assert fit["dev_brier_calibrated"] <= fit["dev_brier_raw"] + 1e-9
+    raw = create_scorer(str(out), calibrated=False)
+    raw_value = raw.score(*QUESTIONS["q1"][0:1], "2")
+    assert value == pytest.approx(float(mapping.apply([raw_value])[0]), abs=1e-5)
 
 
 def test_ift_training_lowers_the_loss(labels: Path, base_model: str, tmp_path: Path) -> None:
