@@ -133,13 +133,13 @@ def run(args: argparse.Namespace) -> int:
     from guardrail.data.local import LocalBatchGenerator
     from guardrail.evaluation import evaluate, write_report
     from guardrail.generation import LocalGenerator
-    from guardrail.scorers.finece import FineCEScorer
+    from guardrail.scorers import create_scorer
 
     config = _config(args)
     task = _task(args)
     items = _items(task, args.limit)
     generator = LocalGenerator.from_ref(args.generator, device=args.device)
-    scorer = FineCEScorer.from_ref(args.scorer, device=args.device)
+    scorer = create_scorer(args.scorer, device=args.device)  # value-head artifacts too
     sampler = None
     if config.self_consistency > 0 or any(w > 0 for w in config.bci.widths):
         sampler = LocalBatchGenerator(generator.model, generator.tokenizer, name=args.generator)

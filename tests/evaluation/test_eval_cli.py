@@ -93,3 +93,29 @@ def test_help_lists_the_options(patched: list[str], capsys: pytest.CaptureFixtur
     text = capsys.readouterr().out
     for option in ("--scorer", "--generator", "--task", "--data", "--limit", "--json"):
         assert option in text
+
+
+def test_value_head_artifacts_are_scored_by_their_own_backend(
+    patched: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    questions_file: Path,
+    tiny_scorer: Any,
+    tmp_path: Path,
+) -> None:
+    from guardrail.scorers.value_head import ValueHeadScorer
+
+    artifact = tmp_path / "vh"
+    artifact.mkdir()
+    (artifact / "finece.json").write_text(json.dumps({"format": 1, "kind": "value_head"}))
+
+    def value_head_from_ref(ref: str, **kwargs: Any) -> Any:
+        patched.append(f"value_head:{ref}")
+        return tiny_scorer
+
+    monkeypatch.setattr(ValueHeadScorer, "from_ref", staticmethod(value_head_from_ref))
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--scorer", str(artifact), "--generator", "G", "--task", "numeric"]
+    argv += ["--data", str(questions_file), "--limit", "1", "--json", str(out), "--quiet"]
+    argv += ["--max-new-tokens", "20", "--self-consistency", "0", "--bootstrap", "0"]
+    assert cli.main(argv) == 0
+    assert patched == ["generator:G", f"value_head:{artifact}"]
