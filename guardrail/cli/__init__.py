@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "dispatch", "main"]
 
 # Sub-command modules, in the order they appear in --help.
 _COMMAND_MODULES = (
@@ -44,8 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return dispatch(build_parser().parse_args(argv))
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run a parsed command; configuration errors exit 2, runtime errors and missing extras 1."""
     try:
         status: int = args.func(args)
     except GuardrailConfigError as exc:

@@ -189,20 +189,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m guardrail.cli.data``: the ``data`` command on its own."""
-    from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
+    from guardrail.cli import dispatch
 
     parser = argparse.ArgumentParser(prog="guardrail")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        status: int = args.func(args)
-    except GuardrailConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (GuardrailRuntimeError, MissingExtraError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return status
+    return dispatch(parser.parse_args(["data", *(sys.argv[1:] if argv is None else argv)]))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,15 +15,13 @@ why a dev split cannot be fitted, and the fitting functions raise
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from guardrail.calibration import PlattMap
-from guardrail.calibration import logit as _logit
+from guardrail.calibration import PlattMap, fit_platt_soft
 from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.metrics import FloatArray, validate
 
@@ -92,16 +90,8 @@ def _checked(scores: Any, correct: Any) -> tuple[FloatArray, FloatArray]:
 
 def fit_platt(scores: Any, correct: Any) -> PlattMap:
     """Fit Platt scaling on dev ``scores`` (in [0, 1]) and 0/1 ``correct``."""
-    from sklearn.linear_model import LogisticRegression
-
     s, y = _checked(scores, correct)
-    model = LogisticRegression(C=1e4, max_iter=1000)
-    model.fit(_logit(s).reshape(-1, 1), y.astype(int))
-    coef = float(model.coef_[0, 0])
-    if coef < 0.0:
-        rate = float(y.mean())
-        return PlattMap(coef=0.0, intercept=math.log(rate) - math.log1p(-rate))
-    return PlattMap(coef=coef, intercept=float(model.intercept_[0]))
+    return fit_platt_soft(s, y)  # 0/1 targets are soft targets with all weight on one side
 
 
 def fit_isotonic(scores: Any, correct: Any) -> IsotonicMap:
