@@ -1,7 +1,7 @@
 """Human review: a durable queue of answers held for a decision, and sinks that announce them.
 
 >>> from guardrail.review import ReviewItem, ReviewQueue
->>> queue = ReviewQueue(path="review.db")  # or "postgresql://user@db-host/guardrail"  # doctest: +SKIP
+>>> queue = ReviewQueue(path="review.db")  # or a postgresql:// URL   # doctest: +SKIP
 >>> item = queue.enqueue(ReviewItem(question="q", answer="a"), dedupe_key="run-1")  # doctest: +SKIP
 >>> queue.wait(item.id, timeout_s=600).final_answer                # doctest: +SKIP
 """

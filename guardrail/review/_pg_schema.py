@@ -110,13 +110,13 @@ def item_from_row(row: dict[str, Any]) -> ReviewItem:
         decision = ReviewDecision(
             verdict=Verdict(row["verdict"]),
             reviewer=row["reviewer"],
-            decided_at=_utc(row["decided_at"]),
+            decided_at=row["decided_at"].astimezone(UTC),
             edited_answer=row["edited_answer"],
             note=row["note"],
         )
     return ReviewItem(
         id=row["id"],
-        created_at=_utc(row["created_at"]),
+        created_at=row["created_at"].astimezone(UTC),
         status=ReviewStatus(row["status"]),
         queue=row["queue"],
         question=row["question"],

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresReviewQueue"]
 
+
 def _store_error(message: str, retryable: bool) -> ReviewStoreError:
     return ReviewStoreError(message, retryable=retryable)
 
@@ -127,9 +128,7 @@ class PostgresReviewQueue:
 
         def insert(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
             if conn.execute(schema.INSERT_ITEM, params).fetchone() is not None:
-                conn.execute(
-                    "SELECT pg_notify(%s, %s)", (schema.CHANNEL, f"enqueued:{item.queue}")
-                )
+                conn.execute("SELECT pg_notify(%s, %s)", (schema.CHANNEL, f"enqueued:{item.queue}"))
                 return None
             row = None
             if item.dedupe_key is not None:

@@ -146,8 +146,10 @@ class ReviewQueue:
         return self._store.wait(item_id, timeout_s, poll_s)
 
     async def wait_async(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:
-        """:meth:`wait` for async callers: the store waits in a worker thread, in slices of at
-        most a few seconds, so that a cancelled caller leaves no long wait behind."""
+        """:meth:`wait` for async callers: the store waits in a worker thread.
+
+        It waits in slices of a few seconds, so that a cancelled caller leaves no long wait.
+        """
         if timeout_s < 0 or poll_s <= 0:
             raise GuardrailConfigError(
                 f"wait needs timeout_s >= 0 and poll_s > 0, got {timeout_s!r} and {poll_s!r}"

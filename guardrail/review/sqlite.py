@@ -269,8 +269,7 @@ class SQLiteReviewQueue:
                 raise ReviewItemNotFoundError(item_id, str(self._path))
             if row["claimed_by"] != reviewer:
                 raise InvalidDecisionError(
-                    f"review item {item_id!r} is claimed by {row['claimed_by']!r}, "
-                    f"not {reviewer!r}"
+                    f"review item {item_id!r} is claimed by {row['claimed_by']!r}, not {reviewer!r}"
                 )
             conn.execute("UPDATE review_items SET claimed_until_us = NULL WHERE id = ?", (item_id,))
             row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()

@@ -50,9 +50,12 @@ def default_review_db() -> str:
 def open_review_store(
     target: str | os.PathLike[str] | None = None, *, create: bool = True
 ) -> ReviewStore:
-    """The review store at ``target``: a path or ``sqlite:///PATH`` (an SQLite file) or a
-    ``postgresql://`` URL. ``None`` means :func:`default_review_db`. With ``create=False`` a
-    missing SQLite file is an error instead of a new, empty queue."""
+    """The review store at ``target``.
+
+    ``target`` is a path or ``sqlite:///PATH`` (an SQLite file) or a ``postgresql://`` URL;
+    ``None`` means :func:`default_review_db`. With ``create=False`` a missing SQLite file is
+    an error instead of a new, empty queue.
+    """
     from guardrail.storage.url import parse_database_url
 
     location = parse_database_url(

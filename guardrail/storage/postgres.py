@@ -170,8 +170,10 @@ class PostgresDatabase:
     # ----------------------------------------------------------------- operations
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection in one transaction: committed when the block ends, else rolled
-        back (no retry: see :meth:`run`)."""
+        """A pooled connection in one transaction, committed when the block ends.
+
+        Rolled back when the block raises; no retry (see :meth:`run`).
+        """
         with self._get_pool().connection() as conn:
             yield conn
 

@@ -35,9 +35,11 @@ def is_postgres_url(target: str | os.PathLike[str]) -> bool:
 
 
 def parse_database_url(target: str | os.PathLike[str], *, what: str) -> DatabaseURL:
-    """Parse a path, ``sqlite:///PATH`` (``sqlite:////abs/path`` for an absolute one) or a
-    ``postgresql://user:password@host:port/dbname?options`` URL; anything else with a scheme is a
-    :class:`~guardrail.errors.GuardrailConfigError` that names ``what``."""
+    """Parse a path, ``sqlite:///PATH`` or a ``postgresql://user:password@host:port/db`` URL.
+
+    ``sqlite:////abs/path`` names an absolute path. Any other scheme is a
+    :class:`~guardrail.errors.GuardrailConfigError` that names ``what``.
+    """
     text = os.fspath(target)
     if not isinstance(text, str):
         raise GuardrailConfigError(f"{what} must be a path or a URL, got {target!r}")

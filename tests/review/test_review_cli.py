@@ -177,3 +177,20 @@ def test_db_from_environment(
     code, out, _ = run("review", "list", "--json")
     assert code == 0
     assert len(json.loads(out)) == 3
+
+
+def test_claim_and_decide_on_either_backend(run: Run, review_db: str, make_item: MakeItem) -> None:
+    from guardrail.review import open_review_store
+
+    with open_review_store(review_db) as store:
+        first = store.enqueue(make_item(queue="q"))
+    code, out, _ = run("review", "claim", "--db", review_db, "--reviewer", "ann", "--json")
+    assert code == 0
+    claimed = ReviewItem.model_validate_json(out)
+    assert (claimed.id, claimed.claimed_by) == (first.id, "ann")
+    code, _, err = run("review", "claim", "--db", review_db, "--reviewer", "bob")
+    assert (code, err.strip()) == (3, "nothing to claim")
+    code, out, _ = run("review", "approve", first.id, "--db", review_db, "--reviewer", "ann")
+    assert (code, out.strip()) == (0, f"{first.id}: approved by ann")
+    code, out, _ = run("review", "list", "--db", review_db, "--status", "approved", "--json")
+    assert [item["id"] for item in json.loads(out)] == [first.id]

@@ -14,9 +14,9 @@ from guardrail.review import (
     ReviewQueue,
     ReviewStatus,
     ReviewStoreError,
+    _pg_schema,
     open_review_store,
 )
-from guardrail.review import _pg_schema
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -112,14 +112,12 @@ def test_bad_input_and_unreachable_servers_are_clear_errors(
     postgres_url: str, make_item: MakeItem
 ) -> None:
     with PostgresReviewQueue(postgres_url) as store:
-        with pytest.raises(ReviewStoreError, match="review database .*0x00") as info:
+        with pytest.raises(ReviewStoreError, match=r"review database .*0x00") as info:
             store.enqueue(make_item(question="nul \x00 byte"))
         assert not info.value.is_retryable
         assert "secret" not in repr(store)
     with pytest.raises(ReviewStoreError) as info:
-        PostgresReviewQueue(
-            "postgresql://u:secret@127.0.0.1:1/db", retry_s=0, connect_timeout_s=1
-        )
+        PostgresReviewQueue("postgresql://u:secret@127.0.0.1:1/db", retry_s=0, connect_timeout_s=1)
     assert info.value.is_retryable
     assert "secret" not in str(info.value)
     with pytest.raises(GuardrailConfigError, match="unknown scheme 'mysql'"):

@@ -13,14 +13,16 @@ from guardrail.review import (
     ReviewItem,
     ReviewStoreError,
     SQLiteReviewQueue,
+    _schema,
     default_review_db_path,
 )
-from guardrail.review import _schema
 
 MakeItem = Callable[..., ReviewItem]
 
 
-def test_database_is_wal_with_a_schema_version(sqlite_store: SQLiteReviewQueue, db_path: Path) -> None:
+def test_database_is_wal_with_a_schema_version(
+    sqlite_store: SQLiteReviewQueue, db_path: Path
+) -> None:
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rows = conn.execute("SELECT component, version FROM guardrail_schema").fetchall()
@@ -91,7 +93,6 @@ def test_a_writer_holding_the_lock_too_long_is_a_retryable_error(
         assert len(queue.list()) == 1
     finally:
         blocker.close()
-
 
 
 def test_a_version_1_database_is_migrated_on_first_use(db_path: Path, make_item: MakeItem) -> None:

@@ -21,7 +21,6 @@ from guardrail.review import (
     ReviewItemNotFoundError,
     ReviewStatus,
     ReviewStore,
-    ReviewStoreError,
     ReviewTimeoutError,
 )
 
@@ -44,9 +43,7 @@ def test_round_trip_keeps_every_field(store: ReviewStore, make_item: MakeItem) -
     assert store.get(item.id) == item
 
 
-def test_enqueue_is_idempotent_on_the_dedupe_key(
-    store: ReviewStore, make_item: MakeItem
-) -> None:
+def test_enqueue_is_idempotent_on_the_dedupe_key(store: ReviewStore, make_item: MakeItem) -> None:
     first = store.enqueue(make_item(), dedupe_key="run-7")
     second = store.enqueue(make_item(), dedupe_key="run-7")
     assert second == first
@@ -161,9 +158,7 @@ def test_export_jsonl_and_csv(store: ReviewStore, make_item: MakeItem) -> None:
         store.export(io.StringIO(), format="xml")  # type: ignore[arg-type]
 
 
-def test_wait_returns_once_another_thread_decides(
-    store: ReviewStore, make_item: MakeItem
-) -> None:
+def test_wait_returns_once_another_thread_decides(store: ReviewStore, make_item: MakeItem) -> None:
     item = store.enqueue(make_item())
 
     def decide_later() -> None:
