@@ -1,4 +1,4 @@
-"""OpenTelemetry spans, events and metrics of guarded calls, read from the SDK's in-memory exporters."""
+"""OpenTelemetry spans, events and metrics of guarded calls, via the SDK's in-memory exporters."""
 
 from __future__ import annotations
 
@@ -11,26 +11,26 @@ import pytest
 pytest.importorskip("opentelemetry.sdk")
 pytest.importorskip("langchain_core")
 
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 
-from guardrail.audit import JsonlAuditLog  # noqa: E402
-from guardrail.errors import ScorerUnavailableError  # noqa: E402
-from guardrail.integrations.langchain import guard  # noqa: E402
-from guardrail.review import SQLiteReviewQueue  # noqa: E402
-from guardrail.runtime import GuardAborted  # noqa: E402
-from guardrail.telemetry import (  # noqa: E402
+from guardrail.audit import JsonlAuditLog
+from guardrail.errors import ScorerUnavailableError
+from guardrail.integrations.langchain import guard
+from guardrail.review import SQLiteReviewQueue
+from guardrail.runtime import GuardAborted
+from guardrail.telemetry import (
     Telemetry,
     configure_telemetry,
     current_telemetry,
     disable_telemetry,
 )
-from guardrail.testing import FakeStreamingChatModel, ScriptedScorer  # noqa: E402
+from guardrail.testing import FakeStreamingChatModel, ScriptedScorer
 
 FIRST = "Step one.\nStep two.\nStep three.\nAnswer: 41"
 SECOND = "Let me redo it.\nCarefully now.\nAnswer: 42"
