@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -97,6 +98,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--answer-file", metavar="FILE", help="read the answer from FILE (- = stdin)"
     )
     p.set_defaults(func=_decide, verdict="edit")
+
+    p = actions.add_parser(
+        "notify",
+        parents=[common, filters],
+        help="send matching items to a webhook (re-delivery after an outage)",
+        description="POST a signed review.enqueued (pending) or review.decided notification "
+        "for each matching item, as the queue's WebhookSink does when items change.",
+    )
+    p.add_argument("--url", required=True, help="the webhook URL")
+    p.add_argument(
+        "--secret-env", required=True, metavar="VAR", help="environment variable with the secret"
+    )
+    p.add_argument("--dead-letter", metavar="FILE", help="JSONL file for undeliverable ones")
+    p.set_defaults(func=_notify)
 
     p = actions.add_parser("export", parents=[common, filters], help="export items")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -210,6 +225,23 @@ def _claim(args: argparse.Namespace) -> int:
         print("nothing to claim", file=sys.stderr)
         return 3
     print(item.model_dump_json(indent=2) if args.json else _describe(item))
+    return 0
+
+
+def _notify(args: argparse.Namespace) -> int:
+    from guardrail.review import WebhookSink
+
+    secret = os.environ.get(args.secret_env, "")
+    if not secret:
+        raise GuardrailConfigError(
+            f"--secret-env {args.secret_env}: the variable is unset or empty"
+        )
+    sink = WebhookSink(args.url, secret, dead_letter_path=args.dead_letter)
+    with _open(args) as store:
+        items = store.list(status=args.status, queue=args.queue, since=args.since)
+    for item in items:
+        sink.notify("review.enqueued" if item.decision is None else "review.decided", item)
+    print(f"sent {len(items)} notification(s)", file=sys.stderr)
     return 0
 
 

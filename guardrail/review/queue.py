@@ -137,6 +137,10 @@ class ReviewQueue:
         """Items oldest first, filtered by status(es), queue and creation time."""
         return self._store.list(status=status, queue=queue, since=since, limit=limit)
 
+    def pending_counts(self) -> dict[str, int]:
+        """Pending items per queue (what the telemetry's queue depth gauge reports)."""
+        return self._store.pending_counts()
+
     def poll(self, item_id: str) -> ReviewDecision | None:
         """The decision on an item, or ``None`` while it is pending (never blocks)."""
         return self._store.get(item_id).decision
