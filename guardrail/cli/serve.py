@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -85,12 +86,11 @@ def run(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
-    except KeyboardInterrupt:
-        pass
-    from ray import serve
+    from guardrail._optional import require
 
+    serve: Any = require("ray.serve", "serve")
     serve.shutdown()
     print("stopped", file=sys.stderr)
     return 0

@@ -91,7 +91,8 @@ def build_app(
             jobs = list(zip(requests, slots, strict=True))
             return await asyncio.to_thread(self.service.run_many, jobs)
 
-    return ScorerDeployment.bind(spec)
+    deployment: Any = ScorerDeployment
+    return deployment.bind(spec)
 
 
 def start(
@@ -122,6 +123,7 @@ def replica_actor_names() -> list[str]:
     return sorted(
         entry["name"]
         for entry in list_named_actors(all_namespaces=True)
-        if entry.get("namespace") == "serve" and APP_NAME in entry["name"]
+        if entry.get("namespace") == "serve"
+        and APP_NAME in entry["name"]
         and "REPLICA" in entry["name"]
     )

@@ -178,7 +178,9 @@ class ScorerService:
                     else:
                         results[j][i] = self._one(request.kind, item, slot)
             if batch:
-                pairs = [(jobs[j][0].items[i].question, jobs[j][0].items[i].answer) for j, i in batch]
+                pairs = [
+                    (jobs[j][0].items[i].question, jobs[j][0].items[i].answer) for j, i in batch
+                ]
                 for (j, i), value in zip(batch, self.scorer.score_batch(pairs), strict=True):
                     results[j][i] = float(value)
             return results

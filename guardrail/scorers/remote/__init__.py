@@ -66,7 +66,9 @@ class RemoteScorer:
         connect_timeout_s: float = 2.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise GuardrailConfigError(f"scorer url must start with http:// or https://, got {url!r}")
+            raise GuardrailConfigError(
+                f"scorer url must start with http:// or https://, got {url!r}"
+            )
         if engine not in ENGINES:
             raise GuardrailConfigError(
                 f"unknown scorer engine {engine!r}; valid: {', '.join(ENGINES)}"

@@ -116,7 +116,9 @@ class RayClient:
     ) -> list[Any]:
         body = {
             "kind": kind,
-            "items": [{"question": i.question, "answer": i.answer, "stream": i.stream} for i in items],
+            "items": [
+                {"question": i.question, "answer": i.answer, "stream": i.stream} for i in items
+            ],
         }
         streams = {i.stream for i in items}
         headers = None
@@ -182,7 +184,9 @@ class SGLangClient:
         self, http: HttpTransport, items: Sequence[Checkpoint], budget_s: float
     ) -> list[float]:
         """Scores for ``items`` from one ``/generate`` call."""
-        return self.parse(http.post("/generate", self.request(items), budget_s=budget_s), len(items))
+        return self.parse(
+            http.post("/generate", self.request(items), budget_s=budget_s), len(items)
+        )
 
     def entropy(self, http: HttpTransport, item: Checkpoint, budget_s: float) -> float | None:
         """Not available from SGLang's top-k log-probabilities."""
@@ -270,8 +274,8 @@ def _vllm_top(choices: Mapping[int, Any], index: int) -> dict[int, float]:
         token = str(key).removeprefix("token_id:")
         if not token.lstrip("-").isdigit():
             raise RemoteScorerError(
-                f"vLLM returned token {key!r} instead of an id: start it with "
-                "return_tokens_as_token_ids support (vLLM >= 0.6)"
+                f"vLLM returned token {key!r} instead of 'token_id:N': the server ignored "
+                "return_tokens_as_token_ids (supported since vLLM 0.6)"
             )
         found[int(token)] = float(logprob)
     return found

@@ -175,6 +175,6 @@ class HttpTransport:
     def _wait(self, deadline: float) -> Callable[[Any], float]:
         def wait(state: Any) -> float:
             backoff = min(1.0, 0.05 * 2 ** (state.attempt_number - 1)) * random.uniform(0.5, 1.0)
-            return max(0.0, min(backoff, deadline - self._clock()))
+            return float(max(0.0, min(backoff, deadline - self._clock())))
 
         return wait
