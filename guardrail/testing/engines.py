@@ -106,7 +106,9 @@ class FakeVLLM(_FakeEngine):
         if path != "/v1/completions":
             return 404, {"detail": "Not Found"}
         if body.get("max_tokens") != 1 or body.get("prompt_logprobs"):
-            return 400, {"error": {"message": "fake vLLM: only max_tokens=1 without prompt logprobs"}}
+            return 400, {
+                "error": {"message": "fake vLLM: only max_tokens=1 without prompt logprobs"}
+            }
         prompts = body["prompt"]
         prompts = [prompts] if prompts and isinstance(prompts[0], int) else prompts
         as_ids = bool(body.get("return_tokens_as_token_ids"))
@@ -115,7 +117,9 @@ class FakeVLLM(_FakeEngine):
         for index, ids in enumerate(prompts):
             last = self._logprobs(ids)[-1]
             generated = int(last.argmax())
-            ids_shown = list(wanted) if wanted else last.topk(int(body["logprobs"])).indices.tolist()
+            ids_shown = (
+                list(wanted) if wanted else last.topk(int(body["logprobs"])).indices.tolist()
+            )
             top = {_token(t, as_ids): float(last[t]) for t in [generated, *ids_shown]}
             choices.append(
                 {

@@ -104,7 +104,9 @@ def test_session_checkpoints_carry_the_stream_for_affinity() -> None:
     session.append(" = 4")
     session.score()
     first, second = script.bodies
-    assert first["items"] == [{"question": "What is 2 + 2?", "answer": "2 + 2", "stream": session.stream}]
+    assert first["items"] == [
+        {"question": "What is 2 + 2?", "answer": "2 + 2", "stream": session.stream}
+    ]
     assert second["items"][0]["answer"] == "2 + 2 = 4"  # stateless: the whole answer each time
     assert {h["serve_multiplexed_model_id"] for h in script.headers} == {session.stream}
     session.close()
