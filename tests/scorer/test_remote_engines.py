@@ -1,4 +1,4 @@
-"""RemoteScorer on SGLang and vLLM: request mapping, recorded responses, equality with in-process."""
+"""RemoteScorer on SGLang and vLLM: request mapping, recorded responses, in-process equality."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def test_vllm_request_avoids_prompt_logprobs(tokens: PromptTokens) -> None:
     body = VLLMClient(tokens, adapter="finece").request([Checkpoint(QUESTION, ANSWER)])
     ids = tokens.full_ids(QUESTION, ANSWER)
     assert body["prompt"] == [ids[:-2], ids]  # before the readout, and through "0."
-    assert "prompt_logprobs" not in body and "echo" not in body
+    assert "prompt_logprobs" not in body
+    assert "echo" not in body
     assert body["max_tokens"] == 1
     assert body["logprob_token_ids"] == list(tokens.digit_ids)
     assert body["return_tokens_as_token_ids"] is True

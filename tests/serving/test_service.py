@@ -64,7 +64,8 @@ def test_stream_less_items_are_scored_in_one_batch(tiny_scorer: Any) -> None:
     )
     assert [v for r in results for v in r] == pytest.approx(expected, abs=1e-4)
     [entropy] = service.run(request((QUESTION, ANSWER, None), kind="entropy"), [None])
-    assert entropy is not None and entropy > 0
+    assert entropy is not None
+    assert entropy > 0
 
 
 def test_requests_are_strict() -> None:
