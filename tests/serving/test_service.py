@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from guardrail.errors import GuardrailConfigError
-from guardrail.policy import Policy
+from guardrail.policy import Policy, explain
 from guardrail.serving.service import (
     ScoreItem,
     ScoreRequest,
@@ -87,6 +87,7 @@ def test_policy_scorer_section_takes_a_service() -> None:
         {"scorer": {"url": "http://scorer:8000", "engine": "sglang", "adapter": "finece"}}
     )
     assert (policy.scorer.url, policy.scorer.engine) == ("http://scorer:8000", "sglang")
+    assert "served by sglang at http://scorer:8000" in explain(policy)
     with pytest.raises(GuardrailConfigError, match="engine"):
         Policy.from_dict({"scorer": {"url": "http://scorer:8000", "engine": "triton"}})
     with pytest.raises(GuardrailConfigError, match="url"):
