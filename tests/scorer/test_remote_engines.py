@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.scorers.base import Scorer, ScoringSession
@@ -127,3 +129,25 @@ def test_bad_settings_are_config_errors() -> None:
         RemoteScorer("engine.test:8000")
     with pytest.raises(GuardrailConfigError, match="valid: ray, sglang, vllm"):
         RemoteScorer("http://x", "triton")  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.lists(st.floats(-30, 30), min_size=12, max_size=12),
+    tenths=st.lists(st.floats(-30, 30), min_size=12, max_size=12),
+)
+def test_digit_confidence_equals_the_torch_readout(first: list[float], tenths: list[float]) -> None:
+    import torch
+
+    digit_ids = tuple(range(2, 12))  # ids 0 and 1 are other tokens of a 12-token vocabulary
+    readout = DigitReadout(digit_ids=digit_ids, readout_ids=(2, 0))
+    logits = torch.tensor([[first, [0.0] * 12, tenths]])
+    expected = float(readout.confidence(logits)[0])
+    logp_first = torch.log_softmax(torch.tensor(first), -1)
+    logp_tenths = torch.log_softmax(torch.tensor(tenths), -1)
+    got = digit_confidence(
+        {i: float(logp_first[i]) for i in digit_ids},
+        {i: float(logp_tenths[i]) for i in digit_ids},
+        digit_ids,
+    )
+    assert got == pytest.approx(expected, abs=1e-5)
