@@ -151,7 +151,7 @@ def main() -> int:
         inprocess[str(level)], reference[level] = _measure(local, level, args.paragraphs)
     report["inprocess"] = inprocess
 
-    ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     port = _free_port()
     diffs: list[float] = []
     try:

@@ -110,7 +110,7 @@ def start(
         if address:
             ray.init(address=address)
         else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False)
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
     serve.start(http_options={"host": host, "port": port})
     serve.run(app, name=APP_NAME, route_prefix="/score")
     return f"http://{host}:{port}"

@@ -26,6 +26,7 @@ def ray_scorer_url() -> Iterator[str]:
     from guardrail.serving.service import ScorerSpec
 
     ray.init(
+        address="local",  # a cluster of its own, never one already running here
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

@@ -72,6 +72,14 @@ def test_a_policy_with_a_url_gets_a_remote_scorer(ray_scorer_url: str) -> None:
     config.scorer.close()
 
 
+def test_a_bad_request_is_a_client_error_that_is_not_retried(ray_scorer_url: str) -> None:
+    import httpx
+
+    response = httpx.post(f"{ray_scorer_url}/score", json={"items": []}, timeout=60.0)
+    assert response.status_code == 400
+    assert "bad /score request" in response.json()["error"]
+
+
 def _run_langchain(n: int, settings: Settings, audit_dir: Path, delay_s: float) -> dict[str, Any]:
     from guardrail.integrations.langchain import guard
 
