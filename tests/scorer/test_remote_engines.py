@@ -151,3 +151,22 @@ def test_digit_confidence_equals_the_torch_readout(first: list[float], tenths: l
         digit_ids,
     )
     assert got == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_the_default_scorer_through_vllm_equals_in_process() -> None:
+    """The shipped adapter: the client's tokenizer and calibration map match the scorer's."""
+    from guardrail.scorers import create_scorer
+
+    local = create_scorer("builtin:finece-smollm2")
+    fake = FakeVLLM(local.model)  # type: ignore[attr-defined]
+    remote = RemoteScorer(
+        "http://engine.test:8000",
+        "vllm",
+        model="builtin:finece-smollm2",
+        transport=httpx.MockTransport(fake),
+        latency_budget_s=60.0,
+    )
+    pairs = [(QUESTION, ""), (QUESTION, ANSWER)]
+    assert remote.score_batch(pairs) == pytest.approx(local.score_batch(pairs), abs=1e-3)
+    assert remote.client.tokens.calibration is not None  # type: ignore[attr-defined]

@@ -15,10 +15,9 @@ both into the policy's ``on_error`` outcome.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
 from guardrail.scorers.remote.engines import (
@@ -89,33 +88,24 @@ class RemoteScorer:
             connect_timeout_s=connect_timeout_s,
         )
         self._tokens = tokens
-        self._client: EngineClient | None = RayClient() if engine == "ray" else None
-        self._lock = threading.Lock()
+        # built now (SGLang and vLLM load the tokenizer), not inside a timed checkpoint
+        self.client: EngineClient = self._build_client()
 
     @property
     def name(self) -> str:
         """Identifier used in events and audit records."""
         return self._name
 
-    @property
-    def client(self) -> EngineClient:
-        """The engine's request mapping (SGLang and vLLM load the tokenizer on first use)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build_client()
-        return self._client
-
     def _build_client(self) -> EngineClient:
-        tokens = self._tokens or _prompt_tokens(self.model)
         match self.engine:
-            case "sglang":
-                return SGLangClient(tokens, adapter=self.adapter)
-            case "vllm":
-                return VLLMClient(tokens, adapter=self.adapter)
             case "ray":
                 return RayClient()
-        raise AssertionError(self.engine)  # pragma: no cover
+            case "sglang":
+                return SGLangClient(self._tokens or _prompt_tokens(self.model), self.adapter)
+            case "vllm":
+                return VLLMClient(self._tokens or _prompt_tokens(self.model), self.adapter)
+            case _:
+                assert_never(self.engine)
 
     # -------------------------------------------------------------------- scoring
     def score(self, question: str, answer: str = "") -> float:
