@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "guardrail.cli.data",
     "guardrail.cli.train",
     "guardrail.cli.eval",
+    "guardrail.cli.serve",
 )
 
 

@@ -194,9 +194,13 @@ def explain(policy: Policy) -> str:
     if policy.description:
         lines.append(policy.description.strip())
     scorer = policy.scorer
+    where = (
+        f"served by {scorer.engine} at {scorer.url}"
+        if scorer.url is not None
+        else f"on device {scorer.device}"
+    )
     lines.append(
-        f"Scorer: {scorer.model} on device {scorer.device}; an estimate may take "
-        f"{fmt(scorer.latency_budget_s)} s."
+        f"Scorer: {scorer.model} {where}; an estimate may take {fmt(scorer.latency_budget_s)} s."
     )
     lines.append(_describe_checkpoints(policy.checkpoints))
     bci = policy.bci

@@ -47,11 +47,18 @@ class ScorerSettings(PolicyModel):
     ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id);
     ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. An estimate slower than
     ``latency_budget_s`` counts as a scorer failure (see ``Policy.on_error``).
+
+    With ``url`` the scorer is a shared service instead (``guardrail serve``, SGLang or vLLM,
+    named by ``engine``; ``adapter`` is the LoRA adapter's name there): ``model`` then only
+    supplies the tokenizer and calibration map, and the budget covers the whole HTTP call.
     """
 
     model: NonEmptyStr = "builtin:finece-smollm2"
     device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
     latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=2000)
+    engine: Literal["ray", "sglang", "vllm"] = "ray"
+    adapter: str = Field(default="finece", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
 
 class Rule(PolicyModel):

@@ -114,10 +114,9 @@ class GuardConfig:
         if self._scorer is None:
             with self._scorer_lock:
                 if self._scorer is None:
-                    from guardrail.scorers import create_scorer
+                    from guardrail.scorers import scorer_for_settings
 
-                    settings = self.policy.scorer
-                    self._scorer = create_scorer(settings.model, device=settings.device)
+                    self._scorer = scorer_for_settings(self.policy.scorer)
         return self._scorer
 
     def audit_run(self, run_id: str | None) -> Any:
