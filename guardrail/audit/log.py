@@ -1,4 +1,8 @@
-"""The audit log interface, where the log lives by default, and how a path picks a backend."""
+"""The audit log interface, where the log lives by default, and how a record is made.
+
+The backends (:mod:`.jsonl`, :mod:`.sqlite`) build on this module; :mod:`.backends` picks one
+for a path. Nothing here imports a backend: the backends import this module, never the reverse.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,9 @@ from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.audit.redact import redact
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["AuditLog", "default_audit_log_path", "make_record", "open_audit_log"]
+__all__ = ["AuditLog", "default_audit_log_path", "make_record"]
 
 ENV_AUDIT_LOG = "GUARDRAIL_AUDIT_LOG"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def default_audit_log_path() -> Path:
@@ -101,19 +104,3 @@ def make_record(
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise GuardrailConfigError(f"invalid audit record: {detail}") from None
-
-
-def open_audit_log(path: str | os.PathLike[str] | None = None) -> AuditLog:
-    """The audit log at ``path`` (default :func:`default_audit_log_path`).
-
-    A ``.db``, ``.sqlite`` or ``.sqlite3`` file is an :class:`~guardrail.audit.sqlite.
-    SQLiteAuditLog` (it may be the review database); anything else a JSON-lines log.
-    """
-    resolved = default_audit_log_path() if path is None else Path(path).expanduser()
-    if resolved.suffix.lower() in SQLITE_SUFFIXES:
-        from guardrail.audit.sqlite import SQLiteAuditLog
-
-        return SQLiteAuditLog(resolved)
-    from guardrail.audit.jsonl import JsonlAuditLog
-
-    return JsonlAuditLog(resolved)

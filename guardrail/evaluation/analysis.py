@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from guardrail.evaluation.ablation import Futures, bci_ablation
 from guardrail.evaluation.baselines import BASELINE_NAMES
@@ -31,9 +31,7 @@ from guardrail.evaluation.calibration import CALIBRATION_KINDS, fit_calibration,
 from guardrail.evaluation.downstream import acceptance, early_abort
 from guardrail.evaluation.metrics import CI_METRICS, metric_table
 from guardrail.evaluation.positions import position_samples
-
-if TYPE_CHECKING:
-    from guardrail.evaluation.runner import AnswerRecord, EvalConfig
+from guardrail.evaluation.records import AnswerRecord, EvalConfig
 
 __all__ = ["METHOD_NAMES", "SUMMARY_KEYS", "build_report"]
 
