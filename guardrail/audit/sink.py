@@ -17,7 +17,10 @@ __all__ = ["AuditSink", "CheckpointLike"]
 class CheckpointLike(Protocol):
     """A checkpoint event as the audit sees it (:class:`guardrail.events.CheckpointEvent`)."""
 
-    latency_s: float
+    @property
+    def latency_s(self) -> float:
+        """Seconds the checkpoint took to score."""
+        ...
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping of the event."""
