@@ -175,9 +175,6 @@ def test_lower_layers_do_not_import_upper_ones(lower: str) -> None:
         if module == lower or module.startswith(lower + ".")
         for target in targets
         if not (target == lower or target.startswith(lower + "."))
-        and (
-            "*" in forbidden
-            or any(target == f or target.startswith(f + ".") for f in forbidden)
-        )
+        and ("*" in forbidden or any(target == f or target.startswith(f + ".") for f in forbidden))
     )
     assert offending == []
