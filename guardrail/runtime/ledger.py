@@ -54,7 +54,7 @@ class CallLedger:
         action = getattr(decision, "action", None)
         record = AttemptRecord(
             attempt=plan.attempt,
-            model=plan.model,
+            model=report.model or plan.model,
             kind=plan.kind,
             answer=report.answer,
             partial=report.signal is not None,

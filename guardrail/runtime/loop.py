@@ -75,7 +75,9 @@ class AttemptReport:
     """What an adapter saw while running one attempt.
 
     ``answer`` is the text generated (up to the checkpoint that fired when ``signal`` is set);
-    ``output`` the framework's output object for a completed attempt.
+    ``output`` the framework's output object for a completed attempt. ``model`` names the model
+    that generated it when that is not the plan's (a provider-side fallback); the attempt is
+    recorded under that name.
     """
 
     answer: str = ""
@@ -86,6 +88,7 @@ class AttemptReport:
     signal: GuardSignal | None = None
     pending_review: Decision | None = None
     duration_s: float = 0.0
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
