@@ -69,6 +69,7 @@ from langgraph.types import interrupt
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.runtime import (
     USE_POLICY,
+    Again,
     AttemptPlan,
     AttemptReport,
     Fail,
@@ -430,9 +431,13 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         writer = getattr(call.request.runtime, "stream_writer", None)
         if writer is None:
             return
-        if report.signal is not None and report.answer:
-            kind = step.plan.kind if hasattr(step, "plan") else None
-            writer({METADATA_KEY: {"marker": "restart", "action": kind, "partial": report.answer}})
+        shown = report.signal is not None and bool(report.answer)
+        if shown and isinstance(step, Again):
+            restart: dict[str, Any] = {"next_attempt": step.plan.attempt, "action": step.plan.kind}
+            writer({METADATA_KEY: {"marker": "restart", **restart, "partial": report.answer}})
+        elif shown and isinstance(step, Finish) and step.result.status == "fallback":
+            restart = {"status": "fallback", "action": "abort"}
+            writer({METADATA_KEY: {"marker": "restart", **restart, "partial": report.answer}})
         if isinstance(step, Finish):
             writer({METADATA_KEY: {"marker": "final", **step.result.to_dict()}})
         elif isinstance(step, Fail) and isinstance(step.signal.result, GuardedResult):

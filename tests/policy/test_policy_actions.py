@@ -215,9 +215,9 @@ def test_action_type_lists_come_from_the_action_union() -> None:
     assert [cls.__name__ for cls in action_classes(Action)][:2] == ["AbortAction", "RetryAction"]
     assert "retry" not in action_type_names(FallbackAction)  # no retry after a retry
     assert set(action_type_names(TerminalAction)) == set(ACTION_TYPES) - {"retry", "escalate"}
-    assert INTERRUPTING_ACTION_TYPES == set(ACTION_TYPES) - {"flag", "continue"}
+    assert set(ACTION_TYPES) - {"flag", "continue"} == INTERRUPTING_ACTION_TYPES
     assert INTERRUPTING_ACTIONS == INTERRUPTING_ACTION_TYPES == set(_SIGNALS)
-    assert ATTEMPT_ACTION_TYPES == get_args(AttemptKind)[1:]  # the kinds after "initial"
+    assert get_args(AttemptKind)[1:] == ATTEMPT_ACTION_TYPES  # the kinds after "initial"
 
 
 def test_action_classes_rejects_what_is_not_an_action_union() -> None:

@@ -184,6 +184,17 @@ def test_stream_shows_both_attempts_and_writes_markers_to_the_custom_stream() ->
     assert markers[-1]["status"] == "ok"
 
 
+def test_a_replaced_answer_is_taken_back_in_the_custom_stream() -> None:
+    policy = scripted_policy({"type": "abort", "fallback_answer": "I am not sure."})
+    agent = agent_with(fake(FIRST), guarded(policy, FAILS_AT_2))
+    markers = [d[METADATA_KEY] for _, d in agent.stream(ask(), stream_mode=["custom"])]
+    assert [(m["marker"], m.get("status")) for m in markers] == [
+        ("restart", "fallback"),
+        ("final", "fallback"),
+    ]
+    assert markers[0]["partial"] == "Step one.\nStep two.\n"
+
+
 async def test_astream_retries_inside_the_call() -> None:
     agent = agent_with(
         fake(call_tool("add", a=1, b=2), FIRST, SECOND), guarded(RETRY, FAILS_AT_2 + PASSES_2)
