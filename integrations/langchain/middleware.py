@@ -65,7 +65,10 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config, var_child_runnable_config
 from langgraph.types import interrupt
+from pydantic import ValidationError
 
+from guardrail.audit.log import AuditLog
+from guardrail.audit.sink import AuditSink
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.runtime import (
     USE_POLICY,
@@ -134,6 +137,10 @@ class LowConfidenceError(GuardSignal, ModelError):
 class _TurnHandler(GuardrailCallbackHandler):
     """The handler for agent turns: a turn that calls tools gets no outcome score."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tool_turns: set[uuid.UUID] = set()
+
     def on_llm_new_token(
         self,
         token: Any,
@@ -170,13 +177,6 @@ class _TurnHandler(GuardrailCallbackHandler):
             self._close_unscored(run_id)
         super().on_llm_end(response, run_id=run_id, parent_run_id=parent_run_id, **kwargs)
 
-    @property
-    def _tool_turns(self) -> set[uuid.UUID]:
-        found: set[uuid.UUID] | None = self.__dict__.get("_tool_turn_ids")
-        if found is None:
-            found = self.__dict__["_tool_turn_ids"] = set()
-        return found
-
     def _close_unscored(self, run_id: uuid.UUID) -> None:
         for record in self.active_runs:
             if record.run_id == run_id:
@@ -189,14 +189,13 @@ class _TurnHandler(GuardrailCallbackHandler):
 
 @dataclass(slots=True)
 class _Call:
-    """One guarded model call of the agent: its request, loop and what each attempt saw."""
+    """One guarded model call of the agent: its request, question, action loop and audit run."""
 
     request: ModelRequest[Any]
     question: str
     loop: GuardLoop
-    audit: Any
+    audit: AuditSink | None
     builder: RunnableBuilder
-    shown: int = 0
 
 
 class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
@@ -219,7 +218,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         mode: WatchMode = "enforce",
         models: ModelRegistry | None = None,
         review: object | None = None,
-        audit: Any = None,
+        audit: AuditLog | None = None,
         rejected_answer: str = "The answer was withheld: a human reviewer rejected it.",
         latency_budget_s: float | str | None = USE_POLICY,
         max_attempts: int = 16,
@@ -310,7 +309,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         request = _review_request(record)
         raw = interrupt(request.model_dump())
         # -- runs once the reviewer answered (LangGraph re-ran this node up to the interrupt) --
-        response = raw if isinstance(raw, ReviewResponse) else ReviewResponse.model_validate(raw)
+        response = _review_response(raw)
         if self.queue is not None and request.review_id is not None:
             record_verdict(self.queue, request.review_id, response)
         return self._apply_verdict(message, record, request, response)
@@ -540,6 +539,23 @@ def _last_ai(messages: Sequence[BaseMessage]) -> AIMessage | None:
         if isinstance(message, AIMessage):
             return message
     return None
+
+
+def _review_response(raw: object) -> ReviewResponse:
+    """The reviewer's resume value as a :class:`ReviewResponse`, or a clear error."""
+    if isinstance(raw, ReviewResponse):
+        return raw
+    try:
+        return ReviewResponse.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
+        )
+        raise GuardrailConfigError(
+            f"the value resumed into a guardrail review is not a verdict ({problems}); resume "
+            'with Command(resume={"verdict": "approve" | "edit" | "reject", '
+            '"edited_answer": ...})'
+        ) from None
 
 
 def _review_request(record: Mapping[str, Any]) -> ReviewRequest:

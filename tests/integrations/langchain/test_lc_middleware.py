@@ -346,6 +346,16 @@ def test_an_approved_answer_is_not_reviewed_again() -> None:
     assert summary(resumed["messages"][-1])["status"] == "approved"
 
 
+def test_a_bad_resume_value_is_a_clear_error() -> None:
+    agent = agent_with(
+        fake(FIRST), guarded(PROVISIONAL, [0.9, 0.9, 0.1]), checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "t4"}}
+    agent.invoke(ask(), config)
+    with pytest.raises(GuardrailConfigError, match=r"edited_answer.*resume with Command"):
+        agent.invoke(Command(resume={"verdict": "edit"}), config)
+
+
 # ---------------------------------------------------------------------------- plumbing
 def test_guard_signals_are_not_logged_as_callback_errors(
     caplog: pytest.LogCaptureFixture,
