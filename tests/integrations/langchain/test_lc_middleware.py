@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -389,6 +391,23 @@ def test_the_log_filter_keeps_other_callback_errors() -> None:
     assert keep(record("StdOutCallbackHandler", "RetryRequested('x')"))
     filters = logging.getLogger("langchain_core.callbacks.manager").filters
     assert any(isinstance(f, GuardSignalLogFilter) for f in filters)
+
+
+def test_without_the_langchain_package_the_middleware_names_the_extra() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['langchain'] = None\n"
+        "from guardrail.errors import MissingExtraError\n"
+        "import guardrail.integrations.langchain as lc\n"
+        "try:\n"
+        "    lc.FineCEMiddleware\n"
+        "except MissingExtraError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert "pip install 'finece-guardrail[langchain]'" in done.stdout
 
 
 def test_public_api_is_pinned() -> None:
