@@ -371,6 +371,17 @@ def test_guard_signals_are_not_logged_as_callback_errors(
     assert "RetryRequested" in debug.getMessage()
 
 
+def test_an_ordinary_retry_in_guard_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    from guardrail.integrations.langchain import guard
+
+    guarded_model = guard(
+        fake(FIRST, SECOND), RETRY, ScriptedScorer(FAILS_AT_2 + PASSES_2), sleep=lambda s: None
+    )
+    with caplog.at_level(logging.DEBUG):
+        assert guarded_model.invoke(QUESTION).status == "ok"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_the_log_filter_keeps_other_callback_errors() -> None:
     from guardrail.integrations.langchain._logging import GuardSignalLogFilter
 
