@@ -55,8 +55,9 @@ def multiply(a: int, b: int) -> int:
 TOOLS = [add, multiply]
 
 
-def call_tool(name: str, **args: int) -> AIMessage:
-    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call-{name}"}])
+def call_tool(name: str, text: str = "", **args: int) -> AIMessage:
+    call = {"name": name, "args": args, "id": f"call-{name}"}
+    return AIMessage(content=text, tool_calls=[call])
 
 
 class ToolCallingFake(GenericFakeChatModel):
@@ -81,6 +82,9 @@ class ToolCallingFake(GenericFakeChatModel):
         self.options.append(dict(kw))
         message = self._generate(messages).generations[0].message
         assert isinstance(message, AIMessage)
+        for token in re.split(r"(\s)", str(message.content)):
+            if token:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=token))
         if message.tool_calls:
             chunks = [
                 {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
@@ -88,10 +92,6 @@ class ToolCallingFake(GenericFakeChatModel):
             ]
             chunk = AIMessageChunk(content="", tool_call_chunks=chunks, chunk_position="last")
             yield ChatGenerationChunk(message=chunk)
-            return
-        for token in re.split(r"(\s)", str(message.content)):
-            if token:
-                yield ChatGenerationChunk(message=AIMessageChunk(content=token))
 
 
 def fake(*messages: AIMessage | str, name: str = "fake-small") -> ToolCallingFake:
@@ -120,7 +120,7 @@ def summary(message: BaseMessage) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ act inside the call
 def test_retry_inside_the_call_and_tool_turns_are_not_answers() -> None:
-    model = fake(call_tool("multiply", a=6, b=7), FIRST, SECOND)
+    model = fake(call_tool("multiply", "Let me use the tool.", a=6, b=7), FIRST, SECOND)
     middleware = guarded(RETRY, FAILS_AT_2 + PASSES_2)
     state = agent_with(model, middleware).invoke(ask())
     messages = state["messages"]
@@ -139,8 +139,10 @@ def test_retry_inside_the_call_and_tool_turns_are_not_answers() -> None:
         (1, "initial", True),
         (2, "retry", False),
     ]
-    assert summary(messages[1])["status"] == "ok"  # the tool-calling turn: judged, not scored
-    assert summary(messages[1])["attempts"][0]["events"] == []
+    tool_turn = summary(messages[1])  # judged (no process checkpoint fell), never outcome-scored
+    assert tool_turn["status"] == "ok"
+    assert tool_turn["attempts"][0]["answer"] == "Let me use the tool."
+    assert tool_turn["attempts"][0]["events"] == []
     scorer = middleware.config.scorer
     assert isinstance(scorer, ScriptedScorer)
     assert {call.question for call in scorer.calls} == {QUESTION}
