@@ -361,6 +361,15 @@ def test_a_bad_resume_value_is_a_clear_error() -> None:
 
 
 # ---------------------------------------------------------------------------- plumbing
+@pytest.fixture
+def loggers_on(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangChain's and our logger fully on (``guardrail demo`` quiets LangChain's, for one)."""
+    for name in ("langchain_core.callbacks.manager", "guardrail.integrations.langchain"):
+        monkeypatch.setattr(logging.getLogger(name), "disabled", False)
+        caplog.set_level(logging.DEBUG, logger=name)
+
+
+@pytest.mark.usefixtures("loggers_on")
 def test_guard_signals_are_not_logged_as_callback_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -373,6 +382,7 @@ def test_guard_signals_are_not_logged_as_callback_errors(
     assert "RetryRequested" in debug.getMessage()
 
 
+@pytest.mark.usefixtures("loggers_on")
 def test_an_ordinary_retry_in_guard_logs_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     from guardrail.integrations.langchain import guard
 
