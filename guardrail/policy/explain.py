@@ -125,8 +125,9 @@ def describe_action(action: AnyAction) -> str:
     """One English phrase for an action, including what happens once it is exhausted."""
     match action:
         case AbortAction():
-            fallback = " and return the fallback answer" if action.fallback_answer else ""
-            return f"abort the answer{fallback} ({action.message!r})"
+            if action.fallback_answer is None:
+                return f"abort the answer with the message {action.message!r}"
+            return f"abort the answer and return the fallback answer {action.fallback_answer!r}"
         case RetryAction():
             backoff = action.backoff
             temperature = (
