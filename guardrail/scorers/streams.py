@@ -41,13 +41,11 @@ class StreamBatch:
 
     def __init__(self, scorer: FineCEScorer, questions: Sequence[str]) -> None:
         import torch
-        from transformers import DynamicCache
 
         if not questions:
             raise ValueError("StreamBatch needs at least one question")
         self._scorer = scorer
         self._torch = torch
-        model = scorer.model
         self._device = scorer.device
         self._texts = ["" for _ in questions]
         self._fed: list[list[int]] = [[] for _ in questions]  # answer ids in the cache, per row
@@ -55,17 +53,10 @@ class StreamBatch:
         prefixes = [scorer.prompt.question_ids(q) for q in questions]
         # Prefill rows one at a time (no fully masked padded rows), then left-pad into a batch.
         caches, last_logits = [], []
-        with torch.inference_mode():
-            for ids in prefixes:
-                cache = DynamicCache(config=model.config)
-                out = model(
-                    input_ids=torch.tensor([ids], device=self._device),
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-                caches.append(cache)
-                last_logits.append(out.logits[0, -1].float())
+        for ids in prefixes:
+            cache, logits = self._prefill(ids)
+            caches.append(cache)
+            last_logits.append(logits)
         width = max(len(ids) for ids in prefixes)
         self._mask = torch.zeros(len(prefixes), width, dtype=torch.long, device=self._device)
         for row, ids in enumerate(prefixes):
@@ -113,10 +104,74 @@ class StreamBatch:
         self._closed = True
         self._cache = None
 
+    def add(self, question: str) -> int:
+        """Add a stream for ``question`` (prefilled alone, left-padded in); return its row."""
+        self._check_open()
+        torch = self._torch
+        ids = self._scorer.prompt.question_ids(question)
+        cache, logits = self._prefill(ids)
+        width = int(self._mask.shape[1])
+        if len(ids) > width:  # the new row is wider than the batch: pad every row on the left
+            grow = len(ids) - width
+            for layer in self._cache.layers:
+                layer.keys = _left_pad(torch, layer.keys, grow)
+                layer.values = _left_pad(torch, layer.values, grow)
+            self._mask = torch.cat([self._mask.new_zeros(self.size, grow), self._mask], dim=1)
+            width = len(ids)
+        pad = width - len(ids)
+        for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
+            mine.keys = torch.cat([mine.keys, _left_pad(torch, theirs.keys, pad)])
+            mine.values = torch.cat([mine.values, _left_pad(torch, theirs.values, pad)])
+        row_mask = self._mask.new_zeros(1, width)
+        row_mask[0, pad:] = 1
+        self._mask = torch.cat([self._mask, row_mask])
+        self._texts.append("")
+        self._fed.append([])
+        self._row_len.append(len(ids))
+        self._prefix_logits.append(logits)
+        self._last_logits.append(logits)
+        return self.size - 1
+
+    def remove(self, row: int) -> None:
+        """Drop stream ``row``; the rows after it move up by one. The last row cannot go."""
+        self._check_open()
+        if self.size == 1:
+            raise ValueError("a StreamBatch keeps at least one row; close it instead")
+        torch = self._torch
+        keep = [index for index in range(self.size) if index != row]
+        self._cache.batch_select_indices(torch.tensor(keep, device=self._device))
+        self._mask = self._mask[keep]
+        used = self._mask.any(dim=0).nonzero().flatten()
+        first = int(used[0]) if len(used) else 0
+        if first:  # columns no row uses any more: drop them
+            self._mask = self._mask[:, first:]
+            for layer in self._cache.layers:
+                layer.keys = layer.keys[:, :, first:]
+                layer.values = layer.values[:, :, first:]
+        for values in (self._texts, self._fed, self._row_len, self._prefix_logits):
+            del values[row]
+        del self._last_logits[row]
+
     # ----------------------------------------------------------------- internals
     def _check_open(self) -> None:
         if self._closed:
             raise ScorerUnavailableError("this scoring session is closed")
+
+    def _prefill(self, ids: Sequence[int]) -> tuple[Any, torch.Tensor]:
+        """One row's prompt alone through the model: its cache and last logits."""
+        from transformers import DynamicCache
+
+        torch = self._torch
+        model = self._scorer.model
+        cache = DynamicCache(config=model.config)
+        with torch.inference_mode():
+            out = model(
+                input_ids=torch.tensor([list(ids)], device=self._device),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        return cache, out.logits[0, -1].float()
 
     def _merge(self, caches: list[Any], pads: list[int]) -> Any:
         from transformers import DynamicCache
@@ -198,6 +253,14 @@ class StreamBatch:
             if ids:
                 self._last_logits[row] = out.logits[row, 0].float()
         return out.logits  # type: ignore[no-any-return]
+
+
+def _left_pad(torch: Any, tensor: Any, count: int) -> Any:
+    """``tensor`` (batch, heads, slots, dim) with ``count`` zero slots in front."""
+    if count <= 0:
+        return tensor
+    shape = (*tensor.shape[:2], count, tensor.shape[-1])
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=2)
 
 
 class FineCESession:
