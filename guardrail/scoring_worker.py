@@ -44,9 +44,12 @@ _logger = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class WorkerStats:
-    """What a worker did: ``steps`` scoring steps for ``checkpoints`` checkpoints, the largest
-    ``largest_batch``; ``skipped`` requests abandoned before they started, ``late_results``
-    scores that came after their deadline and were dropped."""
+    """What a worker did.
+
+    ``steps`` scoring steps for ``checkpoints`` checkpoints, the largest ``largest_batch``;
+    ``skipped`` requests abandoned before they started, ``late_results`` scores that came after
+    their deadline and were dropped.
+    """
 
     steps: int = 0
     checkpoints: int = 0

@@ -134,7 +134,7 @@ class DoneTicket:
 
     def abandon(self) -> None:
         """Nothing to cancel."""
-        return None
+        return
 
 
 class _DirectStream:
