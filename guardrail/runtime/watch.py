@@ -99,6 +99,7 @@ class AnswerWatch:
             on_skip=self._skip,
         )
         self._judged = 0
+        self._tokens = 0
         self._cleared = 0
         self._skips: list[SkippedCheckpoint] = []
         self._decisions: list[Decision] = []
@@ -136,7 +137,7 @@ class AnswerWatch:
     @property
     def token_count(self) -> int:
         """Non-empty tokens fed so far."""
-        return sum(1 for piece in self._text if piece)
+        return self._tokens
 
     @property
     def checkpoints_passed(self) -> int:
@@ -189,6 +190,8 @@ class AnswerWatch:
             return
         self.start()
         self._text.append(token_text)
+        if token_text:
+            self._tokens += 1
         if self._scoring and token_text:
             self._checked(lambda: self._monitor.feed(token_text, logprobs))
 
@@ -322,7 +325,8 @@ class AnswerWatch:
                 self._close()
                 raise signal
         self._passed += 1
-        self._cleared = self.token_count if event is None else max(self._cleared, event.token_index)
+        cleared = self._tokens if event is None else event.token_index
+        self._cleared = max(self._cleared, cleared)
 
     def _close(self) -> None:
         if not self._done:
