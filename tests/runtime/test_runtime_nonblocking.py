@@ -1,4 +1,4 @@
-"""Checkpoints scored beside the stream: tokens flow, decisions land later, deadlines bound waits."""
+"""Checkpoints scored beside the stream: tokens flow, decisions land later, waits are bounded."""
 
 from __future__ import annotations
 
@@ -100,14 +100,16 @@ def test_tokens_flow_while_scoring_and_the_decision_lands_tokens_later(
         w.feed(token)
     for token in TOKENS[3 : 3 + streamed_meanwhile]:
         w.feed(token)  # returns although the scorer has not answered
-    assert w.pending == 1 and scorer.answered == 0
+    assert w.pending == 1
+    assert scorer.answered == 0
     assert w.token_count == 3 + streamed_meanwhile
     hold.set()
     assert w.wait_scored(60)
     with pytest.raises(GuardAborted) as caught:
         w.feed(TOKENS[3 + streamed_meanwhile])  # the first token after the score landed
     event = caught.value.decision.event
-    assert event is not None and event.stage is Stage.PROCESS
+    assert event is not None
+    assert event.stage is Stage.PROCESS
     assert event.token_index == 3
     assert event.tokens_passed == streamed_meanwhile + 1
     assert caught.value.partial_answer == "".join(TOKENS[: 4 + streamed_meanwhile])
@@ -125,7 +127,8 @@ def test_a_passing_score_lands_in_order_and_finish_waits_for_the_rest(
     eventually(lambda: len(scorer.calls) == 1)  # the worker is on the first checkpoint
     for token in TOKENS[3:]:
         w.feed(token)
-    assert w.events == () and w.pending == 2
+    assert w.events == ()
+    assert w.pending == 2
     hold.set()
     w.finish()
     assert [e.stage for e in w.events] == [Stage.PROCESS, Stage.PROCESS, Stage.OUTCOME]
@@ -160,10 +163,14 @@ def test_the_deadline_bounds_the_wait_for_a_scorer_that_never_returns(
     p = policy(blocking=blocking, score_question=True, budget=0.5)
     w, worker, _ = watch(p, scorer, audit=run)
     started = time.monotonic()
-    with pytest.raises(GuardAborted) as caught:
+
+    def stream() -> None:
         for token in TOKENS:
             w.feed(token)
         w.finish()
+
+    with pytest.raises(GuardAborted) as caught:
+        stream()
     waited = time.monotonic() - started
     assert waited < 60  # bounded by the deadline, not by the scorer (which never returns)
     decision = caught.value.decision
@@ -238,17 +245,20 @@ def test_overload_can_fail_closed_or_open(
     scorer = ScriptedScorer(first_process_hangs(hold))
     p = policy(score_question=True, budget=3.0, overload=overload)
     w, _, _ = watch(p, scorer)
+    caught: list[GuardSignal] = []
     try:
         for token in TOKENS:
             w.feed(token)
         w.finish()
     except GuardSignal as signal:
-        assert aborts
-        assert isinstance(signal, GuardAborted)
-        assert "ScorerOverloadedError" in (signal.decision.error or "")
-        assert signal.decision.failure_mode == "fail_closed"
+        caught.append(signal)
+    if aborts:
+        assert isinstance(caught[0], GuardAborted)
+        decision = caught[0].decision
+        assert "ScorerOverloadedError" in (decision.error or "")
+        assert decision.failure_mode == "fail_closed"
         return
-    assert not aborts
+    assert caught == []
     assert not w.scoring
     assert w.decisions[-1].failure_mode == "fail_open"
     assert "policy overload is fail_open" in " ".join(w.decisions[-1].reasons)
