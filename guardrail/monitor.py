@@ -162,6 +162,8 @@ class _Pending:
     char_end: int
     ticket: ScoreTicket
     requested: float
+    due: float = math.inf
+    extended: int = 0
 
 
 class ConfidenceMonitor:
@@ -424,6 +426,8 @@ class ConfidenceMonitor:
             ticket=ticket,
             requested=time.perf_counter(),
         )
+        if self._deadline is not None:
+            pending.due = pending.requested + self._deadline
         self._char_mark = char_end
         self._pending.append(pending)
         landed = self._settle(block=self.settings.blocking if block is None else block)
@@ -445,31 +449,66 @@ class ConfidenceMonitor:
             head = self._pending[0]
             ticket = head.ticket
             if not ticket.done():
-                remaining = None
-                if deadline is not None:
-                    remaining = head.requested + deadline - time.perf_counter()
-                if block and (remaining is None or remaining > 0):
-                    ticket.wait(remaining)
-                if not ticket.done():
-                    if deadline is None or head.requested + deadline > time.perf_counter():
-                        break  # not late yet: land it on a later call
-                    self._pending.popleft()
-                    self._missed(head, f"no score after {deadline:g}s")
-                    continue
+                if deadline is None:
+                    if not block:
+                        break
+                    ticket.wait(None)
+                else:
+                    if block:
+                        ticket.wait(max(0.0, head.due - time.perf_counter()))
+                    if not ticket.done():
+                        if head.due > time.perf_counter():
+                            break  # not late yet: land it on a later call
+                        if self._keep_waiting(head, deadline):
+                            continue
+                        self._pending.popleft()
+                        self._missed(head, f"no score after {deadline:g}s", slow=False)
+                        continue
             self._pending.popleft()
             with self._guard(f"scorer {self._scorer_name!r} session.score()"):
                 value = ticket.result()
                 latency = ticket.latency_s
-            if deadline is not None and latency > deadline:
-                self._missed(head, f"its score took {latency:.3f}s")
+            if deadline is not None and latency > deadline and not self._late_kept(head):
+                self._missed(head, f"its score took {latency:.3f}s", slow=True)
                 continue
             with self._guard(f"scorer {self._scorer_name!r} session.score()"):
                 confidence = _checked_confidence(value)
             landed.append(self._land(head, confidence, latency))
         return landed
 
-    def _missed(self, pending: _Pending, what: str) -> None:
-        """``pending`` missed its deadline: skip it (overload) or fail the monitor."""
+    def _keep_waiting(self, head: _Pending, deadline: float) -> bool:
+        """Past its deadline, a question/outcome estimate of a slow scorer is waited for.
+
+        Only with ``overload: skip_process`` and while the scorer shows progress (it is slow,
+        not hung): the wait is extended by another ``deadline``. A hung scorer (no progress
+        for a whole deadline) gets :class:`ScorerTimeoutError` and the policy's ``on_error``.
+        """
+        if head.stage is Stage.PROCESS or self._overload is None:
+            return False
+        if not self._scoring.progressing(deadline):
+            return False
+        if self._overload != "skip_process":
+            head.ticket.abandon()
+            self._pending.popleft()
+            detail = (
+                f"{head.stage.value} checkpoint: the scorer is slow (no score after "
+                f"{time.perf_counter() - head.requested:.3f}s, budget {deadline:g}s)"
+            )
+            raise self._fail(ScorerOverloadedError(detail))
+        head.due = time.perf_counter() + deadline
+        head.extended += 1
+        return True
+
+    def _late_kept(self, head: _Pending) -> bool:
+        """A late question/outcome score is kept under ``skip_process`` (slow, not hung)."""
+        return head.stage is not Stage.PROCESS and self._overload == "skip_process"
+
+    def _missed(self, pending: _Pending, what: str, *, slow: bool) -> None:
+        """``pending`` missed its deadline: skip it (overload) or fail the monitor.
+
+        ``slow``: its score came, late (an overload when the policy says what gives); else
+        the scorer never answered (a timeout: ``on_error``).
+        """
         pending.ticket.abandon()
         detail = (
             f"{pending.stage.value} checkpoint at token {pending.token_index}: {what}, over the "
@@ -478,6 +517,8 @@ class ConfidenceMonitor:
         if pending.stage is Stage.PROCESS and self._overload is not None:
             self._overloaded(pending.stage, pending.reason, pending.token_index, "deadline", detail)
             return
+        if slow and self._overload is not None:
+            raise self._fail(ScorerOverloadedError(detail))
         raise self._fail(ScorerTimeoutError(detail))
 
     def _overloaded(

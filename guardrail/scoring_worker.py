@@ -13,6 +13,12 @@ incremental step. Jobs that queue while a step runs make the next batch; besides
 streams are open, the worker waits up to ``window_s`` for their checkpoints before a step. A
 stream alone in the process never waits. Other scorers' sessions are scored one by one.
 
+**Slow or hung.** The worker records progress: a step starting or ending, and, for a scorer
+with a torch ``model``, every decoder layer that runs (a forward hook). A scorer that showed
+progress within a deadline is slow (:meth:`ScoringWorker.progressing`), one that did not is
+hung; the monitor keeps waiting for a slow scorer's question and outcome estimates under
+``overload: skip_process`` and applies ``on_error`` to a hung one.
+
 **Falling behind.** :meth:`ScoringWorker.behind` is true while ``max_backlog`` or more jobs are
 queued, or while a step runs past the deadline of a checkpoint in it; the monitor then skips
 process checkpoints (the policy's ``overload``). A ticket nobody waits for any more (its
@@ -30,7 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from guardrail.errors import ScorerTimeoutError, ScorerUnavailableError
 from guardrail.scorers.base import Scorer, ScoringSession
@@ -236,6 +242,8 @@ class ScoringWorker:
         self._live = 0
         self._running_deadline: float | None = None
         self._busy = False
+        self._last_progress = clock()
+        self._hooked = False
         self._pool: SessionPool | None = None
         self.stats = WorkerStats()
 
@@ -277,6 +285,13 @@ class ScoringWorker:
         stream = WorkerStream(self, question)
         self._submit(_Job(_Kind.OPEN, stream))
         return stream
+
+    def progressing(self, within: float) -> bool:
+        """True when a step started or ended, or a model layer ran, in the last ``within`` s."""
+        return self._clock() - self._last_progress < within
+
+    def _beat(self) -> None:
+        self._last_progress = self._clock()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job is queued or running (closes included); return whether idle."""
@@ -343,6 +358,7 @@ class ScoringWorker:
                     batch.append(job)
             self._queue = rest
             self._busy = True
+            self._last_progress = self._clock()
             deadlines = [
                 job.ticket.deadline
                 for job in batch
@@ -424,6 +440,9 @@ class ScoringWorker:
     # --------------------------------------------------------------- helpers
     def _open(self, stream: WorkerStream) -> None:
         scorer = self._scorer
+        if not self._hooked:
+            self._hooked = True
+            _install_heartbeat(scorer, weakref.WeakMethod(self._beat))
         if self._pool is None and isinstance(scorer, PoolingScorer):
             self._pool = scorer.open_pool()
         if self._pool is not None:
@@ -466,6 +485,7 @@ class ScoringWorker:
         if ticket is None:
             return
         was_abandoned = ticket.abandoned and ticket.started()
+        self._last_progress = self._clock()
         ticket._settle(value, error, self._clock())
         if was_abandoned:
             self.stats.late_results += 1
@@ -475,6 +495,31 @@ class ScoringWorker:
                 self.name,
                 ticket.latency_s,
             )
+
+
+@runtime_checkable
+class _TorchBacked(Protocol):
+    """A scorer that runs a torch model (its decoder layers report progress)."""
+
+    model: Any
+
+
+def _install_heartbeat(scorer: Scorer, beat: weakref.WeakMethod[Callable[[], None]]) -> None:
+    """Call ``beat`` after every decoder layer of the scorer's model runs (slow, not hung)."""
+    if not isinstance(scorer, _TorchBacked):
+        return
+    modules = getattr(scorer.model, "modules", None)
+    if not callable(modules):
+        return
+
+    def hook(*_: object) -> None:
+        method = beat()
+        if method is not None:
+            method()
+
+    for module in modules():
+        if type(module).__name__.endswith("DecoderLayer"):
+            module.register_forward_hook(hook)
 
 
 def _key(stream: WorkerStream) -> int:

@@ -96,6 +96,10 @@ class CheckpointScoring(Protocol):
         """True when the scorer is falling behind (deep queue, or a request past its deadline)."""
         ...
 
+    def progressing(self, within: float) -> bool:
+        """True when the scorer showed progress in the last ``within`` seconds (slow, not hung)."""
+        ...
+
 
 class DoneTicket:
     """A ticket answered at once (a value or an error)."""
@@ -193,3 +197,7 @@ class DirectScoring:
     def behind(self) -> bool:
         """Never: every request is answered before the stream goes on."""
         return False
+
+    def progressing(self, within: float) -> bool:
+        """Always: a score that came back late came from a slow scorer, not a hung one."""
+        return True

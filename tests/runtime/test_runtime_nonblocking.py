@@ -279,3 +279,34 @@ def test_a_non_blocking_stream_skips_a_checkpoint_while_its_previous_one_is_queu
     w.finish()
     other.close()
     assert [e.token_index for e in w.events] == [3, 10]
+
+
+def test_a_slow_cpu_alone_does_not_abort_an_answer_under_the_default_preset(
+    tiny_scorer: Any,
+) -> None:
+    """Every forward pass of the scorer takes longer than the budget, layer by layer."""
+    from guardrail.policy import load_preset
+
+    layers = [m for m in tiny_scorer.model.modules() if type(m).__name__.endswith("DecoderLayer")]
+    slow = [layer.register_forward_pre_hook(lambda *_: time.sleep(0.6)) for layer in layers]
+    try:
+        preset = load_preset("default").model_dump(mode="json")
+        preset["scorer"]["latency_budget_s"] = 1.0  # each forward: about 1.2 s
+        p = Policy.from_dict(preset)
+        assert p.on_error == "fail_closed"
+        w, _, _ = watch(p, tiny_scorer)
+        line = " one two three four five six seven eight nine.\n"
+        tokens = [piece + " " for piece in line.split(" ")] * 3
+        for token in tokens:
+            w.feed(token)  # never raises: process checkpoints give way
+        w.finish()
+    finally:
+        for handle in slow:
+            handle.remove()
+    assert [e.stage for e in w.events] == [Stage.QUESTION, Stage.OUTCOME]  # kept, though late
+    assert all(e.latency_s > 1.0 for e in w.events)
+    assert w.skipped
+    assert {s.cause for s in w.skipped} <= {"deadline", "behind"}
+    assert all(d.failure_mode is None for d in w.decisions)
+    assert w.signal is None
+    assert w.answer == "".join(tokens)
