@@ -52,12 +52,14 @@ def _itl_summary(values: list[float]) -> dict[str, float]:
 def _policy(*, blocking: bool, periodic: int | None = None) -> Any:
     from guardrail.policy import Policy, load_preset
 
-    base = load_preset("default").checkpoints.model_dump(mode="json")
+    preset = load_preset("default")
+    base = preset.checkpoints.model_dump(mode="json")
     base["blocking"] = blocking
     if periodic is not None:
         base.update(strategies=[{"type": "periodic", "every": periodic}], min_gap=0)
         base["max_per_answer"] = 64
-    return Policy.from_dict({"name": "bench", "checkpoints": base})
+    scorer = preset.scorer.model_dump(mode="json")  # the default preset's 5 s budget
+    return Policy.from_dict({"name": "bench", "scorer": scorer, "checkpoints": base})
 
 
 def _consume(stream: Any, feed: Callable[[Any], None]) -> tuple[list[float], int]:
@@ -197,6 +199,7 @@ def main() -> int:
     parser.add_argument("--stream-tokens", type=int, default=384, help="tokens per stream")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
 
     import torch
 
@@ -213,7 +216,8 @@ def main() -> int:
             "cpu_count": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
             "platform": platform.platform(),
-            "load_avg_1m": os.getloadavg()[0],
+            "load_avg_1m_at_end": os.getloadavg()[0],
+            "load_avg_1m_at_start": load_at_start,
         },
         "generator": args.generator,
         "scorer": args.scorer,

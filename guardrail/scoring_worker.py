@@ -206,7 +206,8 @@ class ScoringWorker:
 
     :meth:`for_scorer` returns the process's worker for a scorer (created on first use).
     ``window_s`` is how long a step waits for the checkpoints of other open streams,
-    ``max_batch`` the most streams scored in one step (1: no micro-batching), ``max_backlog``
+    ``max_batch`` the most streams scored in one step (1: no micro-batching; each stream then
+    has its own session, scored alone), ``max_backlog``
     the queue depth from which the worker counts as behind. The thread is a daemon started on
     the first job.
     """
@@ -443,7 +444,7 @@ class ScoringWorker:
         if not self._hooked:
             self._hooked = True
             _install_heartbeat(scorer, weakref.WeakMethod(self._beat))
-        if self._pool is None and isinstance(scorer, PoolingScorer):
+        if self._pool is None and self.max_batch > 1 and isinstance(scorer, PoolingScorer):
             self._pool = scorer.open_pool()
         if self._pool is not None:
             stream.key = self._pool.add(stream.question)
