@@ -89,9 +89,8 @@ class StreamPool:
         self._open_batch().append(self._rows[key], text)
 
     def score(self, keys: Sequence[int]) -> list[float]:
-        """Every stream is brought up to date in one forward pass; ``keys``' scores returned."""
-        values = self._open_batch().score()
-        return [values[self._rows[key]] for key in keys]
+        """The streams of ``keys`` scored in one forward pass (the others do not take part)."""
+        return self._open_batch().score_rows([self._rows[key] for key in keys])
 
     def entropy(self, key: int) -> float | None:
         """The next-token entropy after stream ``key``'s text."""

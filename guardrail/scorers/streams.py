@@ -88,6 +88,18 @@ class StreamBatch:
         logits = self._step(suffix)
         return self._scorer.confidences(logits)
 
+    def score_rows(self, rows: Sequence[int]) -> list[float]:
+        """The confidences of ``rows`` only: the other rows take no part in the forward pass.
+
+        Their cached state is untouched (their new slots are masked out), so a step costs what
+        its rows cost, whatever the number of open streams.
+        """
+        self._check_open()
+        if list(rows) == list(range(self.size)):
+            return self.score()
+        suffix = self._scorer.prompt.suffix_ids()
+        return self._scorer.confidences(self._step(suffix, list(rows)))
+
     def entropy(self) -> list[float]:
         """Next-token entropy (nats) of the scorer LM after each row's current text."""
         self._check_open()
@@ -191,10 +203,11 @@ class StreamBatch:
             merged.update(torch.cat(keys), torch.cat(values), layer)
         return merged
 
-    def _pending(self) -> list[list[int]]:
-        """Per row, the answer ids to feed; stale cached slots are masked out on the way."""
+    def _pending(self, rows: Sequence[int]) -> list[list[int]]:
+        """Per row of ``rows``, the answer ids to feed; stale cached slots are masked out."""
         pending: list[list[int]] = []
-        for row, text in enumerate(self._texts):
+        for row in rows:
+            text = self._texts[row]
             ids = self._scorer.prompt.answer_ids(text)
             fed = self._fed[row]
             keep = _common_prefix(ids, fed)
@@ -214,45 +227,80 @@ class StreamBatch:
         valid = self._mask[row].nonzero().flatten()
         self._mask[row, valid[-count:]] = 0
 
-    def _step(self, suffix: Sequence[int]) -> torch.Tensor:
-        """Feed pending answer tokens plus ``suffix``; keep the answer tokens, drop the suffix."""
+    def _step(self, suffix: Sequence[int], subset: list[int] | None = None) -> torch.Tensor:
+        """Feed pending answer tokens plus ``suffix``; keep the answer tokens, drop the suffix.
+
+        ``subset``: only these rows run (on a copy of their cache rows); the others get masked
+        slots, so every row keeps the same cache width.
+        """
         torch: Any = self._torch
-        pending = self._pending()
+        rows = list(range(self.size)) if subset is None else subset
+        pending = self._pending(rows)
         longest = max(len(ids) for ids in pending)
         if longest == 0 and not suffix:
             return torch.empty(0)  # type: ignore[no-any-return]
         width = longest + len(suffix)
         pad_id = self._scorer.pad_token_id
-        rows = len(pending)
-        input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
-        chunk_mask = torch.zeros(rows, width, dtype=torch.long)
-        positions = torch.zeros(rows, width, dtype=torch.long)
-        for row, ids in enumerate(pending):
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        chunk_mask = torch.zeros(len(rows), width, dtype=torch.long)
+        positions = torch.zeros(len(rows), width, dtype=torch.long)
+        for index, (row, ids) in enumerate(zip(rows, pending, strict=True)):
             tokens = [*ids, *suffix]
             start = width - len(tokens)
-            input_ids[row, start:] = torch.tensor(tokens, dtype=torch.long)
-            chunk_mask[row, start:] = 1
+            input_ids[index, start:] = torch.tensor(tokens, dtype=torch.long)
+            chunk_mask[index, start:] = 1
             first = self._row_len[row]
-            positions[row, start:] = torch.arange(first, first + len(tokens))
+            positions[index, start:] = torch.arange(first, first + len(tokens))
         chunk_mask = chunk_mask.to(self._device)
-        keep_logits = len(suffix) + 1
+        if subset is None:
+            cache, mask = self._cache, self._mask
+        else:
+            cache, mask = self._select(subset), self._mask[subset]
         with torch.inference_mode():
             out = self._scorer.model(
                 input_ids=input_ids.to(self._device),
-                attention_mask=torch.cat([self._mask, chunk_mask], dim=1),
+                attention_mask=torch.cat([mask, chunk_mask], dim=1),
                 position_ids=positions.to(self._device),
-                cache=self._cache,
+                cache=cache,
                 use_cache=True,
-                logits_to_keep=keep_logits,
+                logits_to_keep=len(suffix) + 1,
             )
         if suffix:
-            self._cache.crop(-len(suffix))
-        self._mask = torch.cat([self._mask, chunk_mask[:, :longest]], dim=1)
-        for row, ids in enumerate(pending):
+            cache.crop(-len(suffix))
+        if subset is None:
+            self._mask = torch.cat([self._mask, chunk_mask[:, :longest]], dim=1)
+        else:
+            self._scatter(subset, cache, chunk_mask[:, :longest], longest)
+        for index, (row, ids) in enumerate(zip(rows, pending, strict=True)):
             self._row_len[row] += len(ids)
             if ids:
-                self._last_logits[row] = out.logits[row, 0].float()
+                self._last_logits[row] = out.logits[index, 0].float()
         return out.logits  # type: ignore[no-any-return]
+
+    def _select(self, rows: list[int]) -> Any:
+        """A cache holding a copy of ``rows``' cached slots."""
+        from transformers import DynamicCache
+
+        index = self._torch.tensor(rows, device=self._device)
+        subset = DynamicCache(config=self._scorer.model.config)
+        for layer, cached in enumerate(self._cache.layers):
+            subset.update(cached.keys[index], cached.values[index], layer)
+        return subset
+
+    def _scatter(self, rows: list[int], subset: Any, chunk_mask: Any, added: int) -> None:
+        """Append ``added`` slots to every row: ``rows``' from ``subset``, masked elsewhere."""
+        torch: Any = self._torch
+        index = torch.tensor(rows, device=self._device)
+        for mine, theirs in zip(self._cache.layers, subset.layers, strict=True):
+            for name in ("keys", "values"):
+                full = getattr(mine, name)
+                new = full.new_zeros((*full.shape[:2], added, full.shape[-1]))
+                if added:
+                    new[index] = getattr(theirs, name)[:, :, -added:]
+                setattr(mine, name, torch.cat([full, new], dim=2))
+        mask = self._mask.new_zeros(self.size, added)
+        mask[index] = chunk_mask
+        self._mask = torch.cat([self._mask, mask], dim=1)
 
 
 def _left_pad(torch: Any, tensor: Any, count: int) -> Any:
