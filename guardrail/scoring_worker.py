@@ -209,7 +209,8 @@ class ScoringWorker:
     ``max_batch`` the most streams scored in one step (1: no micro-batching; each stream then
     has its own session, scored alone), ``max_backlog``
     the queue depth from which the worker counts as behind. The thread is a daemon started on
-    the first job.
+    the first job; it ends after ``idle_exit_s`` idle with no stream open (and restarts on the
+    next job).
     """
 
     _instances: ClassVar[weakref.WeakKeyDictionary[object, ScoringWorker]] = (
@@ -225,6 +226,7 @@ class ScoringWorker:
         max_batch: int = 16,
         max_backlog: int = 32,
         entropy_timeout_s: float = 30.0,
+        idle_exit_s: float = 30.0,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if max_batch < 1 or max_backlog < 1 or window_s < 0 or entropy_timeout_s <= 0:
@@ -236,6 +238,7 @@ class ScoringWorker:
         self.max_batch = max_batch
         self.max_backlog = max_backlog
         self.entropy_timeout_s = entropy_timeout_s
+        self.idle_exit_s = idle_exit_s
         self._clock = clock
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
@@ -325,6 +328,8 @@ class ScoringWorker:
     def _run(self) -> None:
         while True:
             batch = self._take()
+            if batch is None:
+                return  # idle with no open stream: the next job starts a new thread
             try:
                 self._execute(batch)
             except Exception:  # never let the thread die: each job got its error already
@@ -335,11 +340,17 @@ class ScoringWorker:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _take(self) -> list[_Job]:
-        """The first queued job of each stream (after the gathering window)."""
+    def _take(self) -> list[_Job] | None:
+        """The first queued job of each stream (after the gathering window).
+
+        ``None`` when the worker sat idle for ``idle_exit_s`` with no stream open: the thread
+        ends (a worker per scorer must not keep a thread per scorer ever made).
+        """
         with self._cond:
             while not self._queue:
-                self._cond.wait()
+                if not self._cond.wait(self.idle_exit_s) and not self._queue and not self._live:
+                    self._thread = None
+                    return None
             if self.window_s > 0 and self.max_batch > 1:
                 end = self._clock() + self.window_s
                 while True:

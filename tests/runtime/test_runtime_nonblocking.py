@@ -310,3 +310,17 @@ def test_a_slow_cpu_alone_does_not_abort_an_answer_under_the_default_preset(
     assert all(d.failure_mode is None for d in w.decisions)
     assert w.signal is None
     assert w.answer == "".join(tokens)
+
+
+def test_an_idle_worker_thread_ends_and_a_new_job_starts_another() -> None:
+    scorer = ScriptedScorer([0.7, 0.6])
+    worker = ScoringWorker(scorer, idle_exit_s=0.05)
+    stream = worker.open("q")
+    assert stream.request().wait(60)
+    stream.close()
+    eventually(lambda: worker._thread is None)  # no stream open, idle: the thread ended
+    again = worker.open("q2")
+    ticket = again.request()
+    assert ticket.wait(60)
+    assert ticket.result() == 0.6
+    again.close()
