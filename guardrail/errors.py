@@ -24,6 +24,7 @@ __all__ = [
     "GuardrailRuntimeError",
     "MissingExtraError",
     "ModelUnavailableError",
+    "ScorerOverloadedError",
     "ScorerTimeoutError",
     "ScorerUnavailableError",
 ]
@@ -116,6 +117,16 @@ class ScorerUnavailableError(GuardrailRuntimeError):
 
 class ScorerTimeoutError(GuardrailRuntimeError):
     """The scorer did not answer within its latency budget."""
+
+    is_retryable = True
+
+
+class ScorerOverloadedError(GuardrailRuntimeError):
+    """The scorer fell behind the stream (queue too deep, or a checkpoint over its budget).
+
+    The policy's ``overload`` setting decides what gives: ``skip_process`` drops process
+    checkpoints (never raised then), ``fail_open`` stops checking, ``fail_closed`` aborts.
+    """
 
     is_retryable = True
 

@@ -24,7 +24,7 @@ from guardrail.events import CheckpointEvent
 from guardrail.policy.actions import AbortAction, ContinueAction, EscalateAction, RetryAction
 from guardrail.policy.conditions import Facts, evaluate
 from guardrail.policy.context import RunContext
-from guardrail.policy.decision import AnyAction, Decision
+from guardrail.policy.decision import AnyAction, Decision, FailureMode
 from guardrail.policy.fields import fmt
 from guardrail.policy.schema import Policy
 
@@ -125,13 +125,15 @@ class PolicyEngine:
         exc: BaseException,
         event: CheckpointEvent | None,
         context: RunContext,
+        failure_mode: FailureMode | None = None,
     ) -> Decision:
         """Turn a scorer failure (or timeout) into the ``on_error`` outcome; emit the decision.
 
         ``fail_closed`` gives an abort, ``fail_open`` a continue; both carry ``failure_mode``
-        and ``error`` so the outcome is never mistaken for a normal one.
+        and ``error`` so the outcome is never mistaken for a normal one. ``failure_mode``
+        overrides ``on_error`` (an overload decided by the policy's ``overload``).
         """
-        decision = self._error_decision(exc, event, context)
+        decision = self._error_decision(exc, event, context, failure_mode)
         self._emit(decision)
         return decision
 
@@ -154,18 +156,24 @@ class PolicyEngine:
         )
 
     def _error_decision(
-        self, exc: BaseException, event: CheckpointEvent | None, context: RunContext
+        self,
+        exc: BaseException,
+        event: CheckpointEvent | None,
+        context: RunContext,
+        failure_mode: FailureMode | None = None,
     ) -> Decision:
         error = f"{type(exc).__name__}: {exc}"
         retryable = bool(getattr(exc, "is_retryable", False))
         reasons = [f"scorer failed ({error}; retryable: {'yes' if retryable else 'no'})"]
+        mode = failure_mode or self._policy.on_error
+        setting = "on_error" if failure_mode is None else "overload"
         action: AnyAction
-        if self._policy.on_error == "fail_closed":
+        if mode == "fail_closed":
             action = AbortAction(message=f"Aborted: confidence could not be estimated ({error}).")
-            reasons.append("policy on_error is fail_closed: aborting")
+            reasons.append(f"policy {setting} is fail_closed: aborting")
         else:
             action = ContinueAction()
-            reasons.append("policy on_error is fail_open: continuing without a confidence check")
+            reasons.append(f"policy {setting} is fail_open: continuing without a confidence check")
         return Decision(
             action=action,
             rule=None,
@@ -173,7 +181,7 @@ class PolicyEngine:
             event=event,
             context=context,
             policy=self._policy.name,
-            failure_mode=self._policy.on_error,
+            failure_mode=mode,
             error=error,
         )
 

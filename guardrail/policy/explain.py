@@ -212,10 +212,27 @@ def explain(policy: Policy) -> str:
             f"Earlier estimates are revised with later ones (alpha {fmt(bci.alpha)}, "
             f"depth {bci.depth}, width {bci.width})."
         )
-    if policy.on_error == "fail_closed":
-        lines.append("If the scorer fails or is too slow, the answer is aborted (fail-closed).")
+    if policy.checkpoints.blocking:
+        lines.append("The stream waits for each checkpoint's score (blocking checkpoints).")
     else:
-        lines.append("If the scorer fails or is too slow, the answer goes on (fail-open).")
+        lines.append(
+            "Checkpoints are scored beside the stream: tokens keep flowing and a decision "
+            "applies when its score lands, a few tokens later."
+        )
+    if policy.on_error == "fail_closed":
+        lines.append("If the scorer fails or hangs, the answer is aborted (fail-closed).")
+    else:
+        lines.append("If the scorer fails or hangs, the answer goes on unchecked (fail-open).")
+    match policy.overload:
+        case "skip_process":
+            lines.append(
+                "If the scorer falls behind, process checkpoints are skipped; the question "
+                "and outcome estimates are kept."
+            )
+        case "fail_closed":
+            lines.append("If the scorer falls behind, the answer is aborted.")
+        case "fail_open":
+            lines.append("If the scorer falls behind, the answer goes on unchecked.")
     if policy.rules:
         lines.append("At each checkpoint the first matching rule decides:")
         for number, rule in enumerate(policy.rules, start=1):

@@ -9,6 +9,7 @@ A policy file looks like this (see ``policies/default.yaml`` for a commented one
     checkpoints: {strategies: [{type: paragraph}], min_gap: 8, max_per_answer: 16}
     bci: {alpha: 0.5, depth: 0, width: 0}
     on_error: fail_closed
+    overload: skip_process
     rules:
       - name: weak-outcome
         when: {stage: outcome, confidence_below: 0.5}
@@ -45,8 +46,10 @@ class ScorerSettings(PolicyModel):
     """Which confidence scorer to run, where, and how long one estimate may take.
 
     ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id);
-    ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. An estimate slower than
-    ``latency_budget_s`` counts as a scorer failure (see ``Policy.on_error``).
+    ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. ``latency_budget_s`` is
+    a deadline: a question or outcome estimate not in by then is a scorer failure
+    (``Policy.on_error``); a process estimate not in by then is an overload
+    (``Policy.overload``). The late result is discarded.
 
     With ``url`` the scorer is a shared service instead (``guardrail serve``, SGLang or vLLM,
     named by ``engine``; ``adapter`` is the LoRA adapter's name there): ``model`` then only
@@ -71,7 +74,13 @@ class Rule(PolicyModel):
 
 
 class Policy(PolicyModel):
-    """A complete, validated guardrail policy. Build it with the ``from_*`` constructors."""
+    """A complete, validated guardrail policy. Build it with the ``from_*`` constructors.
+
+    ``on_error`` is what a scorer failure (or a missed deadline) does; ``overload`` what gives
+    when the scorer falls behind the stream: ``skip_process`` drops process checkpoints and
+    keeps the question and outcome estimates, ``fail_open`` stops checking the answer,
+    ``fail_closed`` aborts it.
+    """
 
     version: Literal[1] = 1
     name: str = Field(default="unnamed", pattern=_NAME_PATTERN)
@@ -80,6 +89,7 @@ class Policy(PolicyModel):
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     bci: BCISettings = Field(default_factory=BCISettings)
     on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
+    overload: Literal["skip_process", "fail_closed", "fail_open"] = "skip_process"
     rules: list[Rule] = Field(default_factory=list, max_length=256)
     default_action: ActionField = Field(default_factory=ContinueAction)
 

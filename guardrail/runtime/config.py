@@ -15,6 +15,7 @@ from guardrail.runtime.loop import GuardLoop
 from guardrail.runtime.review import DefaultReviewSink, ReviewSink, as_review_sink
 from guardrail.runtime.watch import AnswerWatch, WatchListener, WatchMode
 from guardrail.scorers.base import Scorer
+from guardrail.scorers.tickets import CheckpointScoring
 
 if TYPE_CHECKING:
     from guardrail.audit.log import AuditLog
@@ -73,6 +74,9 @@ class GuardConfig:
     one, a policy that may ask for human review uses the project's review queue at its default
     path (:class:`~guardrail.runtime.review.DefaultReviewSink`, opened on first use).
     ``audit`` is a :class:`guardrail.audit.AuditLog`; each call records one audit run in it.
+    ``scoring`` is where checkpoints are scored; by default the process's
+    :class:`~guardrail.scoring_worker.ScoringWorker` for the scorer (one thread that batches
+    the checkpoints of concurrent calls and bounds each wait by ``latency_budget_s``).
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class GuardConfig:
         future_sampler: FutureSampler | None = None,
         max_attempts: int = 16,
         review_timeout_s: float = 3600.0,
+        scoring: CheckpointScoring | None = None,
     ) -> None:
         if mode not in ("enforce", "observe"):
             raise GuardrailConfigError(f"mode must be 'enforce' or 'observe', got {mode!r}")
@@ -111,6 +116,7 @@ class GuardConfig:
         self.review_timeout_s = review_timeout_s
         self._scorer = scorer
         self._scorer_lock = threading.Lock()
+        self._scoring = scoring
 
     @property
     def scorer(self) -> Scorer:
@@ -122,6 +128,18 @@ class GuardConfig:
 
                     self._scorer = scorer_for_settings(self.policy.scorer)
         return self._scorer
+
+    @property
+    def scoring(self) -> CheckpointScoring:
+        """Where checkpoints are scored (the scorer's process-wide worker unless given)."""
+        if self._scoring is None:
+            from guardrail.scoring_worker import ScoringWorker
+
+            scorer = self.scorer
+            with self._scorer_lock:
+                if self._scoring is None:
+                    self._scoring = ScoringWorker.for_scorer(scorer)
+        return self._scoring
 
     def audit_run(self, run_id: str | None) -> Any:
         """The recorder of one call: an audit run, wrapped in spans when telemetry is on.
@@ -171,6 +189,7 @@ class GuardConfig:
             listener=listener,
             latency_budget_s=self.latency_budget_s,
             future_sampler=self.future_sampler,
+            scoring=self.scoring,
         )
 
     def loop(

@@ -10,9 +10,19 @@ raises the guard signal (:mod:`guardrail.runtime.signals`) of an interrupting de
 * ``continue`` and ``flag`` never interrupt (flags are recorded); a provisional
   ``human_review`` is remembered in :attr:`AnswerWatch.pending_review` and settled by the
   runtime once the answer is complete.
-* A scorer failure (or an estimate slower than ``latency_budget_s``) becomes the policy's
-  ``on_error`` decision: ``fail_open`` stops scoring and lets the answer continue,
-  ``fail_closed`` aborts it.
+* A scorer failure (or a question/outcome estimate not in by the deadline
+  ``latency_budget_s``) becomes the policy's ``on_error`` decision: ``fail_open`` stops
+  scoring and lets the answer continue, ``fail_closed`` aborts it. The late result is
+  discarded and the audit's error record says so.
+* When the scorer falls behind (a process checkpoint over the deadline, or requested while
+  the scorer is behind), the policy's ``overload`` applies: ``skip_process`` skips the
+  checkpoint (an ``overload`` action record in the audit, an ``overload`` event to the
+  listener) and the answer goes on; ``fail_open``/``fail_closed`` act as above (audited as an
+  error record naming the overload).
+* ``checkpoints.blocking: false``: tokens keep flowing while a checkpoint is scored (by
+  ``scoring``, normally the process's :class:`~guardrail.scoring_worker.ScoringWorker`); its
+  decision applies at the first ``feed`` (or ``poll``/``finish``) after the score landed, and
+  the event's ``tokens_passed`` says how many tokens streamed meanwhile.
 """
 
 from __future__ import annotations
@@ -20,13 +30,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from guardrail.errors import GuardrailRuntimeError, GuardSignal, ScorerTimeoutError
+from guardrail.errors import (
+    GuardrailRuntimeError,
+    GuardSignal,
+    ScorerOverloadedError,
+    ScorerTimeoutError,
+)
 from guardrail.events import CheckpointEvent
-from guardrail.monitor import ConfidenceMonitor, FutureSampler
+from guardrail.monitor import ConfidenceMonitor, FutureSampler, SkippedCheckpoint
 from guardrail.policy import Decision, PolicyEngine, RunContext
+from guardrail.policy.decision import FailureMode
 from guardrail.runtime.records import decision_summary, flag_payload
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
+from guardrail.scorers.tickets import CheckpointScoring
 
 if TYPE_CHECKING:
     from guardrail.audit.sink import AuditSink
@@ -37,7 +54,8 @@ WatchMode = Literal["enforce", "observe"]
 """``enforce`` raises interrupting decisions; ``observe`` only records them."""
 
 WatchListener = Callable[[str, Mapping[str, Any]], None]
-"""Told ``(kind, payload)`` for each ``checkpoint``, ``decision``, ``flag`` and ``error``."""
+"""Told ``(kind, payload)`` for each ``checkpoint``, ``decision``, ``flag``, ``overload`` and
+``error``."""
 
 
 class AnswerWatch:
@@ -45,7 +63,10 @@ class AnswerWatch:
 
     ``audit`` is an optional :class:`guardrail.audit.AuditRun` (anything with ``checkpoint``,
     ``decision`` and ``error`` methods): every checkpoint, decision and scorer failure is
-    recorded through it. ``listener`` hears the same events as plain dicts.
+    recorded through it. ``listener`` hears the same events as plain dicts. ``scoring`` is
+    where checkpoints are scored (default: ``scorer`` itself, in this thread; the runtime
+    passes the process's :class:`~guardrail.scoring_worker.ScoringWorker`, which can bound a
+    wait by ``latency_budget_s`` and score beside the stream).
     """
 
     def __init__(
@@ -60,6 +81,7 @@ class AnswerWatch:
         listener: WatchListener | None = None,
         latency_budget_s: float | None = None,
         future_sampler: FutureSampler | None = None,
+        scoring: CheckpointScoring | None = None,
     ) -> None:
         policy = engine.policy
         self.engine = engine
@@ -70,12 +92,19 @@ class AnswerWatch:
         self._audit = audit
         self._listener = listener
         self._monitor = ConfidenceMonitor(
-            scorer,
+            scorer if scoring is None else scoring,
             question,
             settings=policy.checkpoints,
             bci=policy.bci,
             future_sampler=future_sampler,
+            deadline_s=latency_budget_s,
+            overload=policy.overload,
+            on_skip=self._skip,
         )
+        self._judged = 0
+        self._tokens = 0
+        self._cleared = 0
+        self._skips: list[SkippedCheckpoint] = []
         self._decisions: list[Decision] = []
         self._flags: list[dict[str, Any]] = []
         self._text: list[str] = []
@@ -111,12 +140,27 @@ class AnswerWatch:
     @property
     def token_count(self) -> int:
         """Non-empty tokens fed so far."""
-        return sum(1 for piece in self._text if piece)
+        return self._tokens
 
     @property
     def checkpoints_passed(self) -> int:
         """Checkpoints whose decision let the answer go on."""
         return self._passed
+
+    @property
+    def cleared_tokens(self) -> int:
+        """Answer tokens up to the last checkpoint whose decision let the answer go on."""
+        return self._cleared
+
+    @property
+    def skipped(self) -> tuple[SkippedCheckpoint, ...]:
+        """Process checkpoints skipped because the scorer fell behind (``skip_process``)."""
+        return tuple(self._skips)
+
+    @property
+    def pending(self) -> int:
+        """Checkpoints requested whose score has not landed yet (non-blocking)."""
+        return self._monitor.pending
 
     @property
     def final_confidence(self) -> float | None:
@@ -149,8 +193,19 @@ class AnswerWatch:
             return
         self.start()
         self._text.append(token_text)
+        if token_text:
+            self._tokens += 1
         if self._scoring and token_text:
             self._checked(lambda: self._monitor.feed(token_text, logprobs))
+
+    def poll(self) -> None:
+        """Apply the decisions of the checkpoints whose score landed (non-blocking mode)."""
+        if not self._done and self._started and self._scoring:
+            self._checked(self._monitor.poll)
+
+    def wait_scored(self, timeout: float | None = None) -> bool:
+        """Wait until every requested checkpoint's score is in (not applied: see ``poll``)."""
+        return self._monitor.wait(timeout)
 
     def finish(self) -> None:
         """Score the complete answer (outcome checkpoint) and close the session."""
@@ -191,48 +246,66 @@ class AnswerWatch:
             else decision_summary(self.pending_review),
             "signal": None if self.signal is None else type(self.signal).__name__,
             "scoring": self._scoring,
+            "skipped": [skip.to_dict() for skip in self._skips],
             "error": self.error,
             "tokens": self.token_count,
         }
 
     # ------------------------------------------------------------------ internals
-    def _checked(self, step: Callable[[], CheckpointEvent | None]) -> None:
-        """Run one monitor step; judge the event it returns; turn scorer failures into policy."""
+    def _checked(self, step: Callable[[], object]) -> None:
+        """Run one monitor step; judge the events that landed; turn failures into policy."""
         try:
-            event = step()
+            step()
         except GuardrailRuntimeError as exc:
+            self._judge_landed()
             self._scorer_failed(exc, None)
             return
-        if event is None:
-            return
+        self._judge_landed()
+
+    def _judge_landed(self) -> None:
+        events = self._monitor.events
+        while self._judged < len(events) and not self._done:
+            event = events[self._judged]
+            self._judged += 1
+            if self._audit is not None:
+                self._audit.checkpoint(
+                    event,
+                    model=self.context.model,
+                    attempt=self.context.attempt,
+                    text=self.answer[event.char_start : event.char_end],  # reports rebuild it
+                )
+            self._emit("checkpoint", event.to_dict())
+            self._judge(self.engine.decide(event, self.context, events[: event.index]), event)
+
+    def _skip(self, skip: SkippedCheckpoint) -> None:
+        self._skips.append(skip)
+        payload = {"policy": "skip_process", **skip.to_dict()}
+        self._emit("overload", payload)
         if self._audit is not None:
-            self._audit.checkpoint(
-                event,
-                model=self.context.model,
-                attempt=self.context.attempt,
-                text=self.answer[event.char_start : event.char_end],  # reports rebuild the answer
-            )
-        self._emit("checkpoint", event.to_dict())
-        budget = self.latency_budget_s
-        if budget is not None and event.latency_s > budget:
-            timeout = ScorerTimeoutError(
-                f"checkpoint {event.index} took {event.latency_s:.3f}s, over the policy's "
-                f"latency budget of {budget:g}s"
-            )
-            self._scorer_failed(timeout, event)
-            return
-        history = self.events[:-1]
-        self._judge(self.engine.decide(event, self.context, history))
+            self._audit.action("overload", payload)
 
     def _scorer_failed(self, exc: GuardrailRuntimeError, event: CheckpointEvent | None) -> None:
-        self._emit("error", {"source": "scorer", "error": f"{type(exc).__name__}: {exc}"})
+        detail: dict[str, Any] = {"source": "scorer"}
+        if isinstance(exc, ScorerTimeoutError):
+            detail.update(deadline_s=self.latency_budget_s, late_result="discarded")
+        overload = isinstance(exc, ScorerOverloadedError)
+        if overload:
+            detail["overload"] = self.engine.policy.overload
+        self._emit("error", {**detail, "error": f"{type(exc).__name__}: {exc}"})
         if self._audit is not None:
-            self._audit.error(exc, {"source": "scorer"})
+            self._audit.error(exc, detail)
         self._monitor.close()
         self._scoring = False
-        self._judge(self.engine.decide_error(exc, event, self.context))
+        failure_mode: FailureMode | None = None
+        if overload:
+            match self.engine.policy.overload:
+                case "fail_open" | "fail_closed" as mode:
+                    failure_mode = mode
+                case _:
+                    pass
+        self._judge(self.engine.decide_error(exc, event, self.context, failure_mode), None)
 
-    def _judge(self, decision: Decision) -> None:
+    def _judge(self, decision: Decision, event: CheckpointEvent | None) -> None:
         self._decisions.append(decision)
         payload = decision.to_dict()
         if self._audit is not None:
@@ -255,6 +328,8 @@ class AnswerWatch:
                 self._close()
                 raise signal
         self._passed += 1
+        cleared = self._tokens if event is None else event.token_index
+        self._cleared = max(self._cleared, cleared)
 
     def _close(self) -> None:
         if not self._done:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from guardrail.calibration import PlattMap
 from guardrail.errors import ScorerUnavailableError
 from guardrail.scorers.padding import forward_left_padded
+from guardrail.scorers.pool import StreamPool
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
 from guardrail.scorers.readout import DigitReadout, parse_confidence
 from guardrail.scorers.streams import FineCESession, StreamBatch
@@ -139,6 +140,10 @@ class FineCEScorer:
     def open_batch(self, questions: Sequence[str]) -> StreamBatch:
         """Incremental sessions for several concurrent streams, scored in one forward pass."""
         return StreamBatch(self, questions)
+
+    def open_pool(self) -> StreamPool:
+        """An empty pool that streams join and leave (the scoring worker batches on it)."""
+        return StreamPool(self)
 
     # ---------------------------------------------------------------- internals
     def _forward_padded(self, rows: list[list[int]], keep: int) -> torch.Tensor:

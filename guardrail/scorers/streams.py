@@ -61,13 +61,11 @@ class StreamBatch:
 
     def __init__(self, scorer: StreamScorer, questions: Sequence[str]) -> None:
         import torch
-        from transformers import DynamicCache
 
         if not questions:
             raise ValueError("StreamBatch needs at least one question")
         self._scorer = scorer
         self._torch = torch
-        model = scorer.model
         self._device = scorer.device
         self._texts = ["" for _ in questions]
         self._fed: list[list[int]] = [[] for _ in questions]  # answer ids in the cache, per row
@@ -75,17 +73,10 @@ class StreamBatch:
         prefixes = [scorer.prompt.question_ids(q) for q in questions]
         # Prefill rows one at a time (no fully masked padded rows), then left-pad into a batch.
         caches, last_logits = [], []
-        with torch.inference_mode():
-            for ids in prefixes:
-                cache = DynamicCache(config=model.config)
-                out = model(
-                    input_ids=torch.tensor([ids], device=self._device),
-                    cache=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-                caches.append(cache)
-                last_logits.append(out.logits[0, -1].float())
+        for ids in prefixes:
+            cache, logits = self._prefill(ids)
+            caches.append(cache)
+            last_logits.append(logits)
         width = max(len(ids) for ids in prefixes)
         self._mask = torch.zeros(len(prefixes), width, dtype=torch.long, device=self._device)
         for row, ids in enumerate(prefixes):
@@ -117,6 +108,18 @@ class StreamBatch:
         logits = self._step(suffix)
         return self._scorer.confidences(logits)
 
+    def score_rows(self, rows: Sequence[int]) -> list[float]:
+        """The confidences of ``rows`` only: the other rows take no part in the forward pass.
+
+        Their cached state is untouched (their new slots are masked out), so a step costs what
+        its rows cost, whatever the number of open streams.
+        """
+        self._check_open()
+        if list(rows) == list(range(self.size)):
+            return self.score()
+        suffix = self._scorer.prompt.suffix_ids()
+        return self._scorer.confidences(self._step(suffix, list(rows)))
+
     def entropy(self) -> list[float]:
         """Next-token entropy (nats) of the scorer LM after each row's current text."""
         self._check_open()
@@ -133,10 +136,74 @@ class StreamBatch:
         self._closed = True
         self._cache = None
 
+    def add(self, question: str) -> int:
+        """Add a stream for ``question`` (prefilled alone, left-padded in); return its row."""
+        self._check_open()
+        torch = self._torch
+        ids = self._scorer.prompt.question_ids(question)
+        cache, logits = self._prefill(ids)
+        width = int(self._mask.shape[1])
+        if len(ids) > width:  # the new row is wider than the batch: pad every row on the left
+            grow = len(ids) - width
+            for layer in self._cache.layers:
+                layer.keys = _left_pad(torch, layer.keys, grow)
+                layer.values = _left_pad(torch, layer.values, grow)
+            self._mask = torch.cat([self._mask.new_zeros(self.size, grow), self._mask], dim=1)
+            width = len(ids)
+        pad = width - len(ids)
+        for mine, theirs in zip(self._cache.layers, cache.layers, strict=True):
+            mine.keys = torch.cat([mine.keys, _left_pad(torch, theirs.keys, pad)])
+            mine.values = torch.cat([mine.values, _left_pad(torch, theirs.values, pad)])
+        row_mask = self._mask.new_zeros(1, width)
+        row_mask[0, pad:] = 1
+        self._mask = torch.cat([self._mask, row_mask])
+        self._texts.append("")
+        self._fed.append([])
+        self._row_len.append(len(ids))
+        self._prefix_logits.append(logits)
+        self._last_logits.append(logits)
+        return self.size - 1
+
+    def remove(self, row: int) -> None:
+        """Drop stream ``row``; the rows after it move up by one. The last row cannot go."""
+        self._check_open()
+        if self.size == 1:
+            raise ValueError("a StreamBatch keeps at least one row; close it instead")
+        torch = self._torch
+        keep = [index for index in range(self.size) if index != row]
+        self._cache.batch_select_indices(torch.tensor(keep, device=self._device))
+        self._mask = self._mask[keep]
+        used = self._mask.any(dim=0).nonzero().flatten()
+        first = int(used[0]) if len(used) else 0
+        if first:  # columns no row uses any more: drop them
+            self._mask = self._mask[:, first:]
+            for layer in self._cache.layers:
+                layer.keys = layer.keys[:, :, first:]
+                layer.values = layer.values[:, :, first:]
+        for values in (self._texts, self._fed, self._row_len, self._prefix_logits):
+            del values[row]
+        del self._last_logits[row]
+
     # ----------------------------------------------------------------- internals
     def _check_open(self) -> None:
         if self._closed:
             raise ScorerUnavailableError("this scoring session is closed")
+
+    def _prefill(self, ids: Sequence[int]) -> tuple[Any, torch.Tensor]:
+        """One row's prompt alone through the model: its cache and last logits."""
+        from transformers import DynamicCache
+
+        torch = self._torch
+        model = self._scorer.model
+        cache = DynamicCache(config=model.config)
+        with torch.inference_mode():
+            out = model(
+                input_ids=torch.tensor([list(ids)], device=self._device),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        return cache, out.logits[0, -1].float()
 
     def _merge(self, caches: list[Any], pads: list[int]) -> Any:
         from transformers import DynamicCache
@@ -156,10 +223,11 @@ class StreamBatch:
             merged.update(torch.cat(keys), torch.cat(values), layer)
         return merged
 
-    def _pending(self) -> list[list[int]]:
-        """Per row, the answer ids to feed; stale cached slots are masked out on the way."""
+    def _pending(self, rows: Sequence[int]) -> list[list[int]]:
+        """Per row of ``rows``, the answer ids to feed; stale cached slots are masked out."""
         pending: list[list[int]] = []
-        for row, text in enumerate(self._texts):
+        for row in rows:
+            text = self._texts[row]
             ids = self._scorer.prompt.answer_ids(text)
             fed = self._fed[row]
             keep = _common_prefix(ids, fed)
@@ -179,45 +247,88 @@ class StreamBatch:
         valid = self._mask[row].nonzero().flatten()
         self._mask[row, valid[-count:]] = 0
 
-    def _step(self, suffix: Sequence[int]) -> torch.Tensor:
-        """Feed pending answer tokens plus ``suffix``; keep the answer tokens, drop the suffix."""
+    def _step(self, suffix: Sequence[int], subset: list[int] | None = None) -> torch.Tensor:
+        """Feed pending answer tokens plus ``suffix``; keep the answer tokens, drop the suffix.
+
+        ``subset``: only these rows run (on a copy of their cache rows); the others get masked
+        slots, so every row keeps the same cache width.
+        """
         torch: Any = self._torch
-        pending = self._pending()
+        rows = list(range(self.size)) if subset is None else subset
+        pending = self._pending(rows)
         longest = max(len(ids) for ids in pending)
         if longest == 0 and not suffix:
             return torch.empty(0)  # type: ignore[no-any-return]
         width = longest + len(suffix)
         pad_id = self._scorer.pad_token_id
-        rows = len(pending)
-        input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
-        chunk_mask = torch.zeros(rows, width, dtype=torch.long)
-        positions = torch.zeros(rows, width, dtype=torch.long)
-        for row, ids in enumerate(pending):
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        chunk_mask = torch.zeros(len(rows), width, dtype=torch.long)
+        positions = torch.zeros(len(rows), width, dtype=torch.long)
+        for index, (row, ids) in enumerate(zip(rows, pending, strict=True)):
             tokens = [*ids, *suffix]
             start = width - len(tokens)
-            input_ids[row, start:] = torch.tensor(tokens, dtype=torch.long)
-            chunk_mask[row, start:] = 1
+            input_ids[index, start:] = torch.tensor(tokens, dtype=torch.long)
+            chunk_mask[index, start:] = 1
             first = self._row_len[row]
-            positions[row, start:] = torch.arange(first, first + len(tokens))
+            positions[index, start:] = torch.arange(first, first + len(tokens))
         chunk_mask = chunk_mask.to(self._device)
-        keep_logits = len(suffix) + 1
+        if subset is None:
+            cache, mask = self._cache, self._mask
+        else:
+            cache, mask = self._select(subset), self._mask[subset]
         with torch.inference_mode():
             out = self._scorer.model(
                 input_ids=input_ids.to(self._device),
-                attention_mask=torch.cat([self._mask, chunk_mask], dim=1),
+                attention_mask=torch.cat([mask, chunk_mask], dim=1),
                 position_ids=positions.to(self._device),
-                cache=self._cache,
+                cache=cache,
                 use_cache=True,
-                logits_to_keep=keep_logits,
+                logits_to_keep=len(suffix) + 1,
             )
         if suffix:
-            self._cache.crop(-len(suffix))
-        self._mask = torch.cat([self._mask, chunk_mask[:, :longest]], dim=1)
-        for row, ids in enumerate(pending):
+            cache.crop(-len(suffix))
+        if subset is None:
+            self._mask = torch.cat([self._mask, chunk_mask[:, :longest]], dim=1)
+        else:
+            self._scatter(subset, cache, chunk_mask[:, :longest], longest)
+        for index, (row, ids) in enumerate(zip(rows, pending, strict=True)):
             self._row_len[row] += len(ids)
             if ids:
-                self._last_logits[row] = out.logits[row, 0].float()
+                self._last_logits[row] = out.logits[index, 0].float()
         return out.logits  # type: ignore[no-any-return]
+
+    def _select(self, rows: list[int]) -> Any:
+        """A cache holding a copy of ``rows``' cached slots."""
+        from transformers import DynamicCache
+
+        index = self._torch.tensor(rows, device=self._device)
+        subset = DynamicCache(config=self._scorer.model.config)
+        for layer, cached in enumerate(self._cache.layers):
+            subset.update(cached.keys[index], cached.values[index], layer)
+        return subset
+
+    def _scatter(self, rows: list[int], subset: Any, chunk_mask: Any, added: int) -> None:
+        """Append ``added`` slots to every row: ``rows``' from ``subset``, masked elsewhere."""
+        torch: Any = self._torch
+        index = torch.tensor(rows, device=self._device)
+        for mine, theirs in zip(self._cache.layers, subset.layers, strict=True):
+            for name in ("keys", "values"):
+                full = getattr(mine, name)
+                new = full.new_zeros((*full.shape[:2], added, full.shape[-1]))
+                if added:
+                    new[index] = getattr(theirs, name)[:, :, -added:]
+                setattr(mine, name, torch.cat([full, new], dim=2))
+        mask = self._mask.new_zeros(self.size, added)
+        mask[index] = chunk_mask
+        self._mask = torch.cat([self._mask, mask], dim=1)
+
+
+def _left_pad(torch: Any, tensor: Any, count: int) -> Any:
+    """``tensor`` (batch, heads, slots, dim) with ``count`` zero slots in front."""
+    if count <= 0:
+        return tensor
+    shape = (*tensor.shape[:2], count, tensor.shape[-1])
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=2)
 
 
 class FineCESession:

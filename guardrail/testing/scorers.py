@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -34,6 +36,11 @@ class ScriptedScorer:
     request (1-based) raise ``error`` (default :class:`RuntimeError`) instead of answering; the
     script does not advance for it. Every request is recorded in ``calls`` (entropy requests
     too, without counting towards ``fail_on``) and every opened session in ``sessions``.
+
+    A slow scorer: ``delay_s`` sleeps before each confidence, and ``hold`` (a
+    :class:`threading.Event`) makes each confidence wait until the event is set, so a test
+    decides when a score lands (a hold never set is a scorer that never returns; set it at the
+    end of the test to let the scoring thread go). ``answered`` counts confidences handed out.
     """
 
     def __init__(
@@ -44,9 +51,16 @@ class ScriptedScorer:
         fail_on: int | None = None,
         error: Exception | None = None,
         name: str = "scripted",
+        delay_s: float = 0.0,
+        hold: threading.Event | None = None,
     ) -> None:
         if fail_on is not None and fail_on < 1:
             raise ValueError(f"fail_on counts from 1, got {fail_on}")
+        if delay_s < 0:
+            raise ValueError(f"delay_s must be >= 0, got {delay_s}")
+        self.delay_s = delay_s
+        self.hold = hold
+        self.answered = 0
         self._script = script if callable(script) else list(script)
         self._position = 0
         self._requests = 0
@@ -78,6 +92,10 @@ class ScriptedScorer:
 
     def _answer(self, kind: CallKind, question: str, answer: str) -> float:
         self.calls.append(ScoreCall(kind, question, answer))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if self.hold is not None:
+            self.hold.wait()
         self._requests += 1
         if self._requests == self._fail_on:
             if self._error is not None:
@@ -85,11 +103,13 @@ class ScriptedScorer:
             raise RuntimeError(f"scripted failure on confidence request {self._requests}")
         script = self._script
         if callable(script):
+            self.answered += 1
             return script(question, answer)
         if self._position >= len(script):
             raise LookupError(f"ScriptedScorer ran out of its {len(script)} scripted confidences")
         value = script[self._position]
         self._position += 1
+        self.answered += 1
         return value
 
     def _session_entropy(self, question: str, answer: str) -> float | None:

@@ -75,6 +75,8 @@ class CheckpointSettings(_Spec):
     ``strategies`` are combined with ``combine`` (``any``: a checkpoint when one fires; ``all``:
     when every one has fired since the last checkpoint). ``min_gap`` is the minimum number of
     answer tokens between two process-level checkpoints and ``max_per_answer`` caps them.
+    ``blocking`` makes the stream wait for each checkpoint's score; ``false`` scores beside the
+    stream (tokens keep flowing, the decision applies when the score lands, a few tokens later).
     """
 
     strategies: list[TriggerSpec] = Field(default_factory=_paragraph_only, min_length=1)
@@ -83,6 +85,7 @@ class CheckpointSettings(_Spec):
     max_per_answer: int = Field(default=16, ge=1)
     score_question: bool = True
     score_outcome: bool = True
+    blocking: bool = True
 
 
 class BCISettings(_Spec):

@@ -191,6 +191,16 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         """Checkpoints, over all runs, whose decision let the answer go on."""
         return sum(record.watch.checkpoints_passed for record in self.all_runs())
 
+    @property
+    def tokens_fed(self) -> int:
+        """Answer tokens streamed, over all runs."""
+        return sum(record.watch.token_count for record in self.all_runs())
+
+    @property
+    def tokens_cleared(self) -> int:
+        """Answer tokens a passed checkpoint cleared, over all runs (hold-back releases them)."""
+        return sum(record.watch.cleared_tokens for record in self.all_runs())
+
     # ------------------------------------------------------------------ callbacks
     def on_chat_model_start(
         self,

@@ -302,7 +302,7 @@ class GuardedRunnable(Runnable[Any, Any]):
             for chunk in runnable.stream(attempt_input, attempt_cfg, **call.kwargs):
                 call.shape.saw(chunk)
                 total = accumulate(total, chunk)
-                yield from gate.push(chunk, handler.checkpoints_passed)
+                yield from _gated(gate, chunk, handler)
                 _dispatch(call, run_manager)
         except GuardSignal as exc:
             if not handler.raised(exc):
@@ -347,7 +347,7 @@ class GuardedRunnable(Runnable[Any, Any]):
             async for chunk in runnable.astream(attempt_input, attempt_cfg, **call.kwargs):
                 call.shape.saw(chunk)
                 total = accumulate(total, chunk)
-                for released in gate.push(chunk, handler.checkpoints_passed):
+                for released in _gated(gate, chunk, handler):
                     yield released
                 await _adispatch(call, run_manager)
         except GuardSignal as exc:
@@ -371,6 +371,18 @@ def _single(inputs: Iterator[Any]) -> Any:
     for item in inputs:
         total = accumulate(total, item)
     return total
+
+
+def _gated(gate: ChunkGate, chunk: Any, handler: GuardrailCallbackHandler) -> list[Any]:
+    """Push ``chunk``; hold-back releases the chunks up to the last cleared token."""
+    if gate.mode == "pass_through":
+        return gate.push(chunk, 0)
+    return gate.push(
+        chunk,
+        handler.checkpoints_passed,
+        fed=handler.tokens_fed,
+        cleared=handler.tokens_cleared,
+    )
 
 
 def _dropped(gate: ChunkGate) -> list[Any]:

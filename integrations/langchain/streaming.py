@@ -7,7 +7,9 @@ tells the caller to discard what it showed of that attempt, and an abort ends th
 *final* marker and then raises :class:`~guardrail.runtime.GuardAborted`.
 
 **Hold-back** (``streaming="hold_back"``): chunks are held until the next checkpoint passes
-(its decision lets the answer go on), then released together; with ``hold_back_tokens=N``
+(its decision lets the answer go on), then released together (with non-blocking checkpoints,
+the chunks up to the checkpoint's token are released when its score clears them; the ones
+that streamed meanwhile wait for the next checkpoint); with ``hold_back_tokens=N``
 at most ``N`` chunks are held (older ones are released early, so a retraction can only concern
 the last ``N``). The caller never sees text that a checkpoint rejected, at the cost of latency:
 up to a whole paragraph (or ``N`` chunks) arrives at once.
@@ -67,7 +69,9 @@ class ChunkGate:
     """Decides when the chunks of one attempt reach the caller (see the module documentation).
 
     ``push(chunk, passed)`` takes a chunk and the number of checkpoints passed so far and
-    returns the chunks to release now; ``flush()`` releases the rest (the attempt completed);
+    returns the chunks to release now; with ``fed`` (answer tokens streamed when the chunk
+    arrived) and ``cleared`` (tokens up to the last checkpoint that passed), held chunks are
+    released exactly up to the cleared token instead; ``flush()`` releases the rest (the attempt completed);
     ``discard()`` drops what is held (the attempt was interrupted). ``shown`` counts the chunks
     released for the current attempt.
     """
@@ -83,11 +87,13 @@ class ChunkGate:
         self.hold_back_tokens = hold_back_tokens
         self.shown = 0
         self._held: deque[Any] = deque()
+        self._fed: deque[int] = deque()
         self._passed = 0
 
     def reset(self) -> None:
         """Start a new attempt: nothing held, nothing shown, no checkpoint passed."""
         self._held.clear()
+        self._fed.clear()
         self.shown = 0
         self._passed = 0
 
@@ -96,19 +102,25 @@ class ChunkGate:
         """Chunks currently held back."""
         return len(self._held)
 
-    def push(self, chunk: Any, passed: int) -> list[Any]:
+    def push(
+        self, chunk: Any, passed: int, *, fed: int | None = None, cleared: int | None = None
+    ) -> list[Any]:
         """Add ``chunk``; return the chunks that may be shown now."""
         if self.mode == "pass_through":
             self.shown += 1
             return [chunk]
         self._held.append(chunk)
-        if passed > self._passed:
+        self._fed.append(0 if fed is None else fed)
+        released: list[Any] = []
+        if fed is not None and cleared is not None:
+            while self._held and self._fed[0] <= cleared:
+                released.append(self._pop())
+        elif passed > self._passed:
             self._passed = passed
             return self.flush()
         limit = self.hold_back_tokens
-        released: list[Any] = []
         while limit is not None and len(self._held) > limit:
-            released.append(self._held.popleft())
+            released.append(self._pop())
         self.shown += len(released)
         return released
 
@@ -116,6 +128,7 @@ class ChunkGate:
         """Release everything held."""
         released = list(self._held)
         self._held.clear()
+        self._fed.clear()
         self.shown += len(released)
         return released
 
@@ -123,7 +136,12 @@ class ChunkGate:
         """Drop everything held; return how many chunks were dropped."""
         dropped = len(self._held)
         self._held.clear()
+        self._fed.clear()
         return dropped
+
+    def _pop(self) -> Any:
+        self._fed.popleft()
+        return self._held.popleft()
 
 
 class StreamCloser:

@@ -13,6 +13,8 @@ EXPECTED = {
         "ConfidenceMonitor",
         "FutureSampler",
         "MonitorStateError",
+        "OverloadMode",
+        "SkippedCheckpoint",
     ],
     "guardrail.bci": ["BCINode", "integrate", "integrate_paths", "integrate_tree"],
     "guardrail.entropy": ["TokenLogprobs", "logprobs_entropy", "parse_logprobs", "top_k_entropy"],

@@ -16,6 +16,7 @@ from lc_fakes import FakeStreamingChat, ModelCrashed, adrain, drain, scripted_po
 
 from guardrail.integrations.langchain import METADATA_KEY, GuardrailCallbackHandler
 from guardrail.runtime import GuardAborted, RetryRequested
+from guardrail.scoring_worker import ScoringWorker
 from guardrail.testing.scorers import ScriptedScorer
 
 ANSWER = "Step one.\nStep two.\nStep three.\nAnswer: 42"
@@ -49,6 +50,7 @@ def test_abort_stream_stops_at_the_checkpoint_token() -> None:
         drain(model.stream("q", config={"callbacks": [h]}), chunks)
     assert [c.content for c in chunks] == UP_TO_CHECKPOINT[:-1]  # the checkpoint's is not yielded
     assert_stopped(caught.value, model, h)
+    assert ScoringWorker.for_scorer(h.config.scorer).wait_idle(30)  # closes run on the worker
     assert h.config.scorer.sessions[-1].closed  # type: ignore[attr-defined]
 
 
@@ -201,6 +203,7 @@ def test_a_model_error_mid_stream_releases_the_run() -> None:
     assert record.watch.error is not None
     assert "ModelCrashed" in record.watch.error
     assert h.active_runs == []
+    assert ScoringWorker.for_scorer(h.config.scorer).wait_idle(30)  # closes run on the worker
     assert h.config.scorer.sessions[-1].closed  # type: ignore[attr-defined]
 
 
@@ -229,6 +232,7 @@ def test_parallel_and_nested_runs_have_their_own_monitors() -> None:
     outers = [run for run in runs if run.watch.question == "outer"]
     assert all(e.confidence == 0.9 for run in outers for e in run.watch.events)
     assert len({id(run.watch) for run in runs}) == 3
+    assert ScoringWorker.for_scorer(scorer).wait_idle(30)
     assert all(session.closed for session in scorer.sessions)
 
 

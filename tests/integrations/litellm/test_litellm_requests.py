@@ -21,6 +21,7 @@ from guardrail.integrations.litellm import (
     supported_logprob_params,
 )
 from guardrail.integrations.litellm._chunks import build_response
+from guardrail.scoring_worker import ScoringWorker
 from guardrail.testing.scorers import ScriptedScorer
 
 PASSING = scripted_policy("abort")
@@ -144,6 +145,7 @@ def test_the_last_models_error_propagates_and_releases_the_scorer() -> None:
             scorer=scorer,
             mock_response="litellm.RateLimitError",
         )
+    assert ScoringWorker.for_scorer(scorer).wait_idle(30)  # sessions close on the worker
     assert all(session.closed for session in scorer.sessions)
 
 
