@@ -45,7 +45,7 @@ from guardrail.errors import (
     ScorerUnavailableError,
 )
 from guardrail.events import CheckpointEvent, Stage
-from guardrail.scorers.base import Scorer, ScoringSession
+from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession
 from guardrail.triggers.base import AnswerText
 from guardrail.triggers.config import BCISettings, CheckpointSettings
 from guardrail.triggers.registry import build_trigger
@@ -106,7 +106,10 @@ class ConfidenceMonitor:
     * ``feed(token_text, logprobs)`` appends one token to the session and runs the triggers;
       when they fire it scores the text so far and returns the ``PROCESS`` event, else ``None``.
       An empty ``token_text`` is ignored. ``logprobs`` are this token's OpenAI-shaped logprobs
-      (:mod:`guardrail.entropy`), used by entropy triggers and recorded on events.
+      (:mod:`guardrail.entropy`), used by entropy triggers and recorded on events, and handed
+      to a session that reads them (:class:`~guardrail.scorers.base.TokenLogprobSession`:
+      ``append_token(text, logprobs)`` instead of ``append(text)``, e.g. a ``logprob:`` scorer).
+    * ``scorer_mismatch`` is copied onto every event (see :mod:`guardrail.scorers.card`).
     * ``finish()`` scores the whole answer (stage ``OUTCOME``; ``None`` when
       ``settings.score_outcome`` is off) and closes the session. ``close()`` releases the
       session without scoring (for an aborted generation). Afterwards ``feed``/``finish`` raise
@@ -131,9 +134,11 @@ class ConfidenceMonitor:
         "_session",
         "_state",
         "_token_count",
+        "_token_session",
         "_trigger",
         "bci",
         "question",
+        "scorer_mismatch",
         "settings",
     )
 
@@ -145,6 +150,7 @@ class ConfidenceMonitor:
         bci: BCISettings = DEFAULT_BCI,
         future_sampler: FutureSampler | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        scorer_mismatch: bool | None = None,
     ) -> None:
         if bci.width > 0 and future_sampler is None:
             raise GuardrailConfigError(
@@ -160,6 +166,7 @@ class ConfidenceMonitor:
         self.question = question
         self.settings = settings
         self.bci = bci
+        self.scorer_mismatch = scorer_mismatch
         self._scorer = scorer
         self._future_sampler = future_sampler
         self._clock = clock
@@ -167,6 +174,7 @@ class ConfidenceMonitor:
         self._entropy_source = self._trigger.entropy_source
         self._answer = AnswerText()
         self._session = _NO_SESSION
+        self._token_session: TokenLogprobSession | None = None
         self._state = _State.NEW
         self._failure: GuardrailRuntimeError | None = None
         self._token_count = 0
@@ -211,6 +219,8 @@ class ConfidenceMonitor:
             raise self._state_error("start()")
         with self._guard(f"scorer {self._scorer.name!r} open_session()"):
             self._session = self._scorer.open_session(self.question)
+        session = self._session
+        self._token_session = session if isinstance(session, TokenLogprobSession) else None
         self._state = _State.RUNNING
         if not self.settings.score_question:
             return None
@@ -229,7 +239,10 @@ class ConfidenceMonitor:
         self._answer.append(token_text)
         self._token_count = index + 1
         try:
-            self._session.append(token_text)
+            if self._token_session is not None:
+                self._token_session.append_token(token_text, logprobs)
+            else:
+                self._session.append(token_text)
         except GuardrailRuntimeError as exc:
             self._fail(exc)
             raise
@@ -302,6 +315,7 @@ class ConfidenceMonitor:
             latency_s=latency,
             entropy=entropy,
             revisions=(revised,),
+            scorer_mismatch=self.scorer_mismatch,
         )
         self._events.append(event)
         self._char_mark = char_end
@@ -367,6 +381,7 @@ class ConfidenceMonitor:
 
     def _release(self, state: _State) -> None:
         session, self._session = self._session, _NO_SESSION
+        self._token_session = None
         self._state = state
         with self._guard(f"scorer {self._scorer.name!r} session.close()"):
             session.close()

@@ -27,6 +27,8 @@ _COMMAND_MODULES = (
     "guardrail.cli.data",
     "guardrail.cli.train",
     "guardrail.cli.eval",
+    "guardrail.cli.scorer",
+    "guardrail.cli.calibrate",
 )
 
 

@@ -142,7 +142,12 @@ def run(args: argparse.Namespace) -> int:
     scorer = create_scorer(args.scorer, device=args.device)  # value-head artifacts too
     sampler = None
     if config.self_consistency > 0 or any(w > 0 for w in config.bci.widths):
-        sampler = LocalBatchGenerator(generator.model, generator.tokenizer, name=args.generator)
+        sampler = LocalBatchGenerator(
+            generator.model,
+            generator.tokenizer,
+            name=args.generator,
+            prompt_format=generator.prompt_format,
+        )
 
     def progress(message: str) -> None:
         if not args.quiet:

@@ -120,6 +120,18 @@ class GuardConfig:
                     self._scorer = create_scorer(settings.model, device=settings.device)
         return self._scorer
 
+    @property
+    def scorer_reads_logprobs(self) -> bool:
+        """Whether the scorer reads the generator's token logprobs (a ``logprob:`` scorer).
+
+        Decided without loading a scorer that was not given: from the policy's ``scorer.model``.
+        """
+        from guardrail.scorers.logprob import is_logprob_ref
+
+        if self._scorer is not None:
+            return is_logprob_ref(self._scorer.name)
+        return is_logprob_ref(self.policy.scorer.model)
+
     def audit_run(self, run_id: str | None) -> Any:
         """A new :class:`guardrail.audit.AuditRun` for one call (``None`` without audit log)."""
         if self.audit is None:

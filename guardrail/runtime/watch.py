@@ -27,6 +27,7 @@ from guardrail.policy import Decision, PolicyEngine, RunContext
 from guardrail.runtime.records import decision_summary, flag_payload
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
+from guardrail.scorers.card import scorer_for_model
 
 __all__ = ["AnswerWatch", "WatchListener", "WatchMode"]
 
@@ -66,12 +67,15 @@ class AnswerWatch:
         self.latency_budget_s = latency_budget_s
         self._audit = audit
         self._listener = listener
+        # bound to the model's calibration (logprob scorers); mismatch warned once per process
+        scorer, self.scorer_mismatch = scorer_for_model(scorer, self.context.model)
         self._monitor = ConfidenceMonitor(
             scorer,
             question,
             settings=policy.checkpoints,
             bci=policy.bci,
             future_sampler=future_sampler,
+            scorer_mismatch=self.scorer_mismatch,
         )
         self._decisions: list[Decision] = []
         self._flags: list[dict[str, Any]] = []

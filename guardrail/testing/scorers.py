@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from guardrail.scorers.card import ScorerCard
 
 __all__ = ["ScoreCall", "ScriptedScorer", "ScriptedSession"]
 
@@ -34,6 +37,7 @@ class ScriptedScorer:
     request (1-based) raise ``error`` (default :class:`RuntimeError`) instead of answering; the
     script does not advance for it. Every request is recorded in ``calls`` (entropy requests
     too, without counting towards ``fail_on``) and every opened session in ``sessions``.
+    ``card`` is the :class:`~guardrail.scorers.card.ScorerCard` it carries (``None``: none).
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class ScriptedScorer:
         fail_on: int | None = None,
         error: Exception | None = None,
         name: str = "scripted",
+        card: ScorerCard | None = None,
     ) -> None:
         if fail_on is not None and fail_on < 1:
             raise ValueError(f"fail_on counts from 1, got {fail_on}")
@@ -54,6 +59,7 @@ class ScriptedScorer:
         self._fail_on = fail_on
         self._error = error
         self._name = name
+        self.card = card
         self.calls: list[ScoreCall] = []
         self.sessions: list[ScriptedSession] = []
 
