@@ -5,8 +5,9 @@
 Answers each question greedily (``guardrail.generation.LocalGenerator``, the task's few-shot
 prompt in the model's prompt format: chat template, or plain ``Question:/Answer:`` text for a
 base model), checks it with the task's checker and prints one JSON object: accuracy, tokens,
-seconds and tokens per second (one sequence at a time, KV cache), plus the load average so that
-figures from a shared machine can be read in context.
+seconds and tokens per second (one sequence at a time, KV cache; per wall-clock second and per
+second of this process's CPU time), plus the load average so that figures from a shared machine
+can be read in context.
 """
 
 from __future__ import annotations
@@ -42,12 +43,13 @@ def main() -> None:
     task = SyntheticArithmeticTask((args.difficulty,), seed=0)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, top_logprobs=0)
     correct = tokens = 0
-    seconds = 0.0
+    seconds = cpu_seconds = 0.0
     shown = []
     for item in itertools.islice(task.items(), args.limit):
-        begin = time.perf_counter()
+        begin, cpu = time.perf_counter(), time.process_time()
         answer = generate_answer(generator, task, item, settings)
         seconds += time.perf_counter() - begin
+        cpu_seconds += time.process_time() - cpu
         tokens += len(answer.tokens)
         correct += answer.correct
         if len(shown) < args.show:
@@ -63,6 +65,8 @@ def main() -> None:
                 "tokens": tokens,
                 "seconds": round(seconds, 1),
                 "tokens_per_s": round(tokens / seconds, 2) if seconds else None,
+                "cpu_seconds": round(cpu_seconds, 1),
+                "tokens_per_cpu_s": round(tokens / cpu_seconds, 2) if cpu_seconds else None,
                 "load_s": round(load_s, 1),
                 "torch_threads": torch.get_num_threads(),
                 "load_average": os.getloadavg(),

@@ -93,18 +93,27 @@ def render_plain(messages: Sequence[dict[str, str]]) -> str:
 def render_prompt(
     tokenizer: Any, messages: Sequence[dict[str, str]], prompt_format: PromptFormatChoice = "auto"
 ) -> str:
-    """The text a model continues for ``messages`` in ``prompt_format`` (see the type)."""
+    """The text a model continues for ``messages`` in ``prompt_format`` (see the type).
+
+    Plain text starts with the tokenizer's BOS token, as a chat template would: prompts are
+    tokenized without special tokens, and a base model such as Gemma degenerates without it.
+    """
     match prompt_format:
         case "chat":
             return render_chat(tokenizer, messages)
         case "plain":
-            return render_plain(messages)
+            return _bos(tokenizer) + render_plain(messages)
         case "auto":
             if getattr(tokenizer, "chat_template", None):
                 return render_chat(tokenizer, messages)
-            return render_plain(messages)
+            return _bos(tokenizer) + render_plain(messages)
         case _:
             raise ValueError(f"unknown prompt format {prompt_format!r}; expected auto, chat, plain")
+
+
+def _bos(tokenizer: Any) -> str:
+    bos = getattr(tokenizer, "bos_token", None)
+    return bos if isinstance(bos, str) else ""
 
 
 def continue_prompt(rendered: str, prefix: str) -> str:

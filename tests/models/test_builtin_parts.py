@@ -34,7 +34,9 @@ def _chunked(chunks: list[bytes], sha256: str | None) -> BuiltinModel:
         wheel = cache_dir("wheels") / f"{package}-1.0.0-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as archive:
             archive.writestr(member, chunk)
-        parts.append(WheelPart(f"fake-model-part{index}==1.0.0", f"{package}-*.whl", package, member))
+        parts.append(
+            WheelPart(f"fake-model-part{index}==1.0.0", f"{package}-*.whl", package, member)
+        )
     return BuiltinModel("fake", tuple(parts), "fake.gguf", "a fake", "plain", sha256)
 
 
@@ -67,7 +69,8 @@ def test_plain_rendering_of_a_few_shot_task() -> None:
     messages = SyntheticArithmeticTask((1,), shots=2).prompt("Ann has 2 pens. How many?")
     text = render_plain(messages)
     assert text.startswith(messages[0]["content"] + "\n\n")
-    assert text.count("Question: ") == 3 and text.count("\nAnswer: ") == 2
+    assert text.count("Question: ") == 3
+    assert text.count("\nAnswer: ") == 2
     assert text.endswith("Question: Ann has 2 pens. How many?\nAnswer:")
     assert render_plain([{"role": "user", "content": "Hi"}]) == "Question: Hi\nAnswer:"
     assert continue_prompt(text, "Ann") == text + " Ann"
@@ -89,11 +92,13 @@ def test_a_recorded_plain_format_drives_both_generators(
     generator = LocalGenerator.from_ref(str(path), device="cpu")
     task = SyntheticArithmeticTask((1,), shots=1)
     messages = task.prompt("Ann has 2 pens. How many?")
-    assert generator.render(messages) == render_plain(messages)
+    bos = tokenizer.bos_token  # plain text starts with it, as a chat template would
+    assert generator.render(messages) == bos + render_plain(messages)
     batch = LocalBatchGenerator.from_ref(str(path), device="cpu", max_batch=2)
-    assert batch.render(Prompt(tuple(messages), "Ann")) == render_plain(messages) + " Ann"
+    assert batch.render(Prompt(tuple(messages), "Ann")) == bos + render_plain(messages) + " Ann"
     completions = batch.sample([Prompt(tuple(messages))], 2, max_new_tokens=3, seed=0)
-    assert len(completions[0]) == 2 and all(c.tokens <= 3 for c in completions[0])
+    assert len(completions[0]) == 2
+    assert all(c.tokens <= 3 for c in completions[0])
     (path / MODEL_INFO_FILE).write_text(json.dumps({"prompt_format": "markdown"}))
     clear_model_cache()
     with pytest.raises(ModelUnavailableError, match="prompt_format"):

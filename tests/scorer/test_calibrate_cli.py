@@ -97,6 +97,7 @@ def test_a_label_file_is_recomputed_with_the_local_generator(
     written = json.loads(out.read_text())
     assert written["model"] == str(local)  # the build's generator
     assert written["fit"]["recomputed"] == 8
-    assert written["fit"]["answers"] == 8 and written["fit"]["correct"] == 4
+    assert written["fit"]["answers"] == 8
+    assert written["fit"]["correct"] == 4
     assert math.isfinite(written["calibration"]["intercept"])
     assert str(out) in capsys.readouterr().out

@@ -57,7 +57,8 @@ def test_signals_are_probabilities(values: list[float], window: int) -> None:
         assert 0.0 <= value <= 1.0
     # the lowest window is never above the best single token's probability
     worst = min_window_confidence(values, window)
-    assert worst is not None and worst <= math.exp(max(values)) + 1e-12
+    assert worst is not None
+    assert worst <= math.exp(max(values)) + 1e-12
 
 
 @given(LOGPROBS)
@@ -75,7 +76,8 @@ def test_no_tokens_no_signal() -> None:
 
 
 def test_refs_and_the_registry() -> None:
-    assert is_logprob_ref("logprob:min_window") and not is_logprob_ref("builtin:finece-smollm2")
+    assert is_logprob_ref("logprob:min_window")
+    assert not is_logprob_ref("builtin:finece-smollm2")
     with pytest.raises(GuardrailConfigError, match="logprob:mean_logprob, logprob:min_window"):
         parse_logprob_ref("logprob:max_window")
     scorer = create_scorer("logprob:min_window", device="cpu")
@@ -93,7 +95,8 @@ def test_the_monitor_hands_each_tokens_logprobs_to_the_session() -> None:
     scorer = LogprobScorer("mean_logprob")
     monitor = _monitor(scorer)
     question = monitor.start()
-    assert question is not None and question.confidence == 0.5  # uncalibrated prior
+    assert question is not None
+    assert question.confidence == 0.5
     values = [-0.1, -2.0, -0.3, -0.05]
     events = [monitor.feed(tok, [entry(tok, lp)]) for tok, lp in zip("2 + ", values, strict=True)]
     process = [e for e in events if e is not None]

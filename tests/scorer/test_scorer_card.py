@@ -12,6 +12,7 @@ import pytest
 
 from guardrail.audit import AuditRun, JsonlAuditLog
 from guardrail.cli import main
+from guardrail.errors import GuardrailConfigError
 from guardrail.models.artifacts import builtin_artifact_path
 from guardrail.policy import Policy, PolicyEngine, RunContext, explain
 from guardrail.runtime import AnswerWatch
@@ -21,7 +22,6 @@ from guardrail.scorers.card import (
     card_for_ref,
     card_from_data,
     check_model,
-    record_heldout,
     same_model,
 )
 from guardrail.testing.scorers import ScriptedScorer
@@ -124,10 +124,12 @@ def test_events_audit_and_policy_see_the_mismatch(tmp_path: Path) -> None:
     for token in ("first line\n", "second"):
         watch.feed(token)
     watch.finish()
-    assert watch.events and all(event.scorer_mismatch is True for event in watch.events)
+    assert watch.events
+    assert all(event.scorer_mismatch is True for event in watch.events)
     assert [flag["label"] for flag in watch.flags] == ["scorer-mismatch"] * len(watch.events)
     checkpoints = [r for r in log.read_run(run.run_id) if r.kind == "checkpoint"]
-    assert checkpoints and all(r.payload["scorer_mismatch"] is True for r in checkpoints)
+    assert checkpoints
+    assert all(r.payload["scorer_mismatch"] is True for r in checkpoints)
     known, _, _ = _watch("model-a", tmp_path)
     known.feed("line\n")
     known.finish()
@@ -139,8 +141,10 @@ def test_the_condition_round_trips_and_explains() -> None:
     rule = POLICY.rules[0]
     assert rule.when.model_dump() == {"scorer_mismatch": True}
     assert "not trained or calibrated on the guarded model" in explain(POLICY)
-    with pytest.raises(Exception, match="scorer_mismatch"):
-        Policy.from_dict({"rules": [{"name": "x", "when": {"scorer_mismatch": "yes"}, "action": "flag"}]})
+    with pytest.raises(GuardrailConfigError, match="scorer_mismatch"):
+        Policy.from_dict(
+            {"rules": [{"name": "x", "when": {"scorer_mismatch": "yes"}, "action": "flag"}]}
+        )
 
 
 def test_trained_artifacts_record_their_data_and_held_out_figures(tmp_path: Path) -> None:
