@@ -94,7 +94,12 @@ class ScorerCard:
     notes: tuple[str, ...] = ()
 
     def covers(self, model: str) -> bool | None:
-        """Whether ``model`` is among :attr:`generators`; ``None`` when either is unknown."""
+        """Whether ``model`` is among :attr:`generators`; ``None`` when either is unknown.
+
+        A ``logprob`` scorer guarding an unnamed model applies no calibration map: ``False``.
+        """
+        if not model and self.kind == "logprob":
+            return False
         if not model or self.generators is None:
             return None
         return any(same_model(model, generator) for generator in self.generators)
@@ -173,7 +178,8 @@ def check_model(scorer: object, model: str) -> bool | None:
     """``True`` when ``model`` is not among the scorer's generators (warned once per process).
 
     ``None`` when the scorer carries no card, its card records no generators or ``model`` is
-    empty; ``False`` when the scorer was trained or calibrated on ``model``'s answers.
+    empty (but for a ``logprob:`` scorer, which then applies no map: ``True``); ``False`` when
+    the scorer was trained or calibrated on ``model``'s answers.
     """
     card = card_of(scorer)
     if card is None:
@@ -194,8 +200,9 @@ def check_model(scorer: object, model: str) -> bool | None:
             else "its confidences are out of domain; build labels with `guardrail data build "
             "--generator <model>` and train one (`guardrail train`), or use a logprob scorer"
         )
+        which = repr(model) if model else "an unnamed model (no calibration map applies)"
         warnings.warn(
-            f"scorer {card.ref} was not trained or calibrated on {model!r} (it knows: {seen}); "
+            f"scorer {card.ref} was not trained or calibrated on {which} (it knows: {seen}); "
             f"{advice}. Events carry scorer_mismatch=true; a policy can match "
             "`scorer_mismatch: true`.",
             ScorerMismatchWarning,

@@ -163,3 +163,13 @@ def test_a_broken_calibration_file_is_named(tmp_path: Path) -> None:
     write_calibration(_calibration("m"), other)
     with pytest.raises(GuardrailConfigError, match="not of logprob:min_window"):
         LogprobScorer.from_ref("logprob:min_window", calibration=str(other))
+
+
+def test_an_unnamed_model_is_an_uncalibrated_mismatch() -> None:
+    from guardrail.scorers.card import ScorerMismatchWarning, check_model
+
+    write_calibration(_calibration("openai/gpt-4o-mini"))
+    scorer = create_scorer("logprob:mean_logprob")
+    with pytest.warns(ScorerMismatchWarning, match="unnamed model"):
+        assert check_model(scorer, "") is True
+    assert check_model(scorer, "gpt-4o-mini") is False
