@@ -28,6 +28,8 @@ class CheckpointEvent:
     revision as currently known (equal to ``confidence`` until later checkpoints revise it).
     ``tokens_passed`` is how many answer tokens streamed after the checkpoint while it was
     being scored (0 when the stream waited for the score: blocking checkpoints).
+    ``scorer_mismatch`` is ``True`` when the guarded model is not among the generators the
+    scorer was trained or calibrated on (:mod:`guardrail.scorers.card`), ``None`` when unknown.
     """
 
     index: int
@@ -42,6 +44,7 @@ class CheckpointEvent:
     entropy: float | None = None
     revisions: tuple[float, ...] = field(default_factory=tuple)
     tokens_passed: int = 0
+    scorer_mismatch: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (``stage`` as its string value)."""

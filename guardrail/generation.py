@@ -10,9 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["LocalGenerator", "TokenStep", "render_chat"]
+__all__ = [
+    "PLAIN_ANSWER",
+    "PLAIN_QUESTION",
+    "LocalGenerator",
+    "PromptFormatChoice",
+    "TokenStep",
+    "continue_prompt",
+    "render_chat",
+    "render_plain",
+    "render_prompt",
+]
+
+PromptFormatChoice = Literal["auto", "chat", "plain"]
+"""How a chat becomes the text a model continues: its chat template (``chat``), few-shot text
+(``plain``, for base models), or ``auto``: ``chat`` when the tokenizer has a template."""
+
+PLAIN_QUESTION = "Question:"
+PLAIN_ANSWER = "Answer:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +67,81 @@ def render_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:
     return "\n".join([*lines, "assistant: "])
 
 
-class LocalGenerator:
-    """Streams tokens from a transformers causal LM with a KV cache (greedy or sampled)."""
+def render_plain(messages: Sequence[dict[str, str]]) -> str:
+    """A chat as few-shot text for a base model (no chat template).
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str = "local") -> None:
+    The system message opens the text; each user turn becomes ``Question: ...`` (unless it
+    already starts so) and each assistant turn ``Answer: ...`` followed by a blank line; the
+    text ends with ``Answer:`` for the model to continue, so a generation stops at the next
+    ``Question:`` (or blank line) that it writes.
+    """
+    parts: list[str] = []
+    for message in messages:
+        role, content = message["role"], message["content"].strip()
+        if role == "system":
+            parts.append(f"{content}\n\n")
+        elif role == "assistant":
+            parts.append(f"{PLAIN_ANSWER} {content}\n\n")
+        else:
+            question = (
+                content if content.startswith(PLAIN_QUESTION) else f"{PLAIN_QUESTION} {content}"
+            )
+            parts.append(f"{question}\n")
+    return "".join(parts) + PLAIN_ANSWER
+
+
+def render_prompt(
+    tokenizer: Any, messages: Sequence[dict[str, str]], prompt_format: PromptFormatChoice = "auto"
+) -> str:
+    """The text a model continues for ``messages`` in ``prompt_format`` (see the type).
+
+    Plain text starts with the tokenizer's BOS token, as a chat template would: prompts are
+    tokenized without special tokens, and a base model such as Gemma degenerates without it.
+    """
+    match prompt_format:
+        case "chat":
+            return render_chat(tokenizer, messages)
+        case "plain":
+            return _bos(tokenizer) + render_plain(messages)
+        case "auto":
+            if getattr(tokenizer, "chat_template", None):
+                return render_chat(tokenizer, messages)
+            return _bos(tokenizer) + render_plain(messages)
+        case _:
+            raise ValueError(f"unknown prompt format {prompt_format!r}; expected auto, chat, plain")
+
+
+def _bos(tokenizer: Any) -> str:
+    bos = getattr(tokenizer, "bos_token", None)
+    return bos if isinstance(bos, str) else ""
+
+
+def continue_prompt(rendered: str, prefix: str) -> str:
+    """``rendered`` then a partial answer ``prefix``, with a space after a plain ``Answer:``."""
+    if prefix and rendered.endswith(PLAIN_ANSWER) and not prefix[0].isspace():
+        return f"{rendered} {prefix}"
+    return rendered + prefix
+
+
+class LocalGenerator:
+    """Streams tokens from a transformers causal LM with a KV cache (greedy or sampled).
+
+    ``prompt_format`` says how chat messages are rendered (:func:`render_prompt`); a base model
+    (``plain``) is given few-shot text instead of a chat template.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "local",
+        prompt_format: PromptFormatChoice = "auto",
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
+        self.prompt_format: PromptFormatChoice = prompt_format
 
     @classmethod
     def from_ref(cls, ref: str, *, device: str = "auto", dtype: str = "auto") -> LocalGenerator:
@@ -64,7 +149,11 @@ class LocalGenerator:
         from guardrail.models.loader import load_model
 
         loaded = load_model(ref, device=device, dtype=dtype)
-        return cls(loaded.model, loaded.tokenizer, name=ref)
+        return cls(loaded.model, loaded.tokenizer, name=ref, prompt_format=loaded.prompt_format)
+
+    def render(self, messages: Sequence[dict[str, str]]) -> str:
+        """The text the model continues for ``messages`` (its :attr:`prompt_format`)."""
+        return render_prompt(self.tokenizer, messages, self.prompt_format)
 
     def stream(
         self,
@@ -79,13 +168,14 @@ class LocalGenerator:
     ) -> Iterator[TokenStep]:
         """Yield generated tokens until EOS, a stop string, or ``max_new_tokens``.
 
-        ``temperature == 0`` is greedy. ``messages`` is a chat (rendered with the template) or a
-        raw prompt string. Logprobs are of the model's distribution before temperature.
+        ``temperature == 0`` is greedy. ``messages`` is a chat (rendered in the
+        :attr:`prompt_format`) or a raw prompt string. Logprobs are of the model's distribution
+        before temperature.
         """
         import torch
         from transformers import DynamicCache
 
-        prompt = messages if isinstance(messages, str) else render_chat(self.tokenizer, messages)
+        prompt = messages if isinstance(messages, str) else self.render(messages)
         ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
         device = next(self.model.parameters()).device
         generator = torch.Generator(device="cpu")
@@ -120,6 +210,41 @@ class LocalGenerator:
             if stop and any(s in emitted for s in stop):
                 return
             step_input = torch.tensor([[token_id]], device=device)
+
+    def score_tokens(
+        self, messages: Sequence[dict[str, str]] | str, answer: str, *, top_logprobs: int = 5
+    ) -> list[TokenStep]:
+        """The tokens of a given ``answer`` with their logprobs under the model (teacher forcing).
+
+        One forward pass over prompt plus answer: the logprobs the model would have returned had
+        it generated ``answer`` itself (e.g. to calibrate a ``logprob:`` scorer on graded answers).
+        """
+        import torch
+
+        prompt = messages if isinstance(messages, str) else self.render(messages)
+        prompt_ids = list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        answer_ids = list(self.tokenizer(answer, add_special_tokens=False)["input_ids"])
+        if not prompt_ids:
+            raise ValueError("score_tokens needs a non-empty prompt")
+        if not answer_ids:
+            return []
+        device = next(self.model.parameters()).device
+        ids = torch.tensor([prompt_ids + answer_ids], device=device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1].float().cpu()
+        logp = torch.log_softmax(logits, dim=-1)
+        steps = []
+        for position, token_id in enumerate(answer_ids):
+            steps.append(
+                TokenStep(
+                    text=self.tokenizer.decode([token_id]),
+                    token_id=token_id,
+                    token=self.tokenizer.decode([token_id]),
+                    logprob=float(logp[position, token_id]),
+                    top_logprobs=self._top(logp[position], top_logprobs),
+                )
+            )
+        return steps
 
     def generate(self, messages: Sequence[dict[str, str]] | str, **options: Any) -> str:
         """The whole completion as one string (same options as :meth:`stream`)."""

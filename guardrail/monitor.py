@@ -133,7 +133,7 @@ class _State(Enum):
 class _NoStream:
     """Stands in for the scoring stream before ``start`` and after it is released."""
 
-    def append(self, text: str) -> None:
+    def append(self, text: str, logprobs: object = None) -> None:
         raise MonitorStateError("no scoring session is open")
 
     def request(self, deadline_s: float | None = None) -> ScoreTicket:
@@ -175,7 +175,10 @@ class ConfidenceMonitor:
     * ``feed(token_text, logprobs)`` appends one token to the session and runs the triggers;
       when they fire it scores the text so far and returns the ``PROCESS`` event, else ``None``.
       An empty ``token_text`` is ignored. ``logprobs`` are this token's OpenAI-shaped logprobs
-      (:mod:`guardrail.entropy`), used by entropy triggers and recorded on events.
+      (:mod:`guardrail.entropy`), used by entropy triggers and recorded on events, and handed
+      to a session that reads them (:class:`~guardrail.scorers.base.TokenLogprobSession`:
+      ``append_token(text, logprobs)`` instead of ``append(text)``, e.g. a ``logprob:`` scorer).
+    * ``scorer_mismatch`` is copied onto every event (see :mod:`guardrail.scorers.card`).
     * ``finish()`` scores the whole answer (stage ``OUTCOME``; ``None`` when
       ``settings.score_outcome`` is off) and closes the session. ``close()`` releases the
       session without scoring (for an aborted generation). Afterwards ``feed``/``finish`` raise
@@ -209,9 +212,11 @@ class ConfidenceMonitor:
         "_state",
         "_stream",
         "_token_count",
+        "_token_session",
         "_trigger",
         "bci",
         "question",
+        "scorer_mismatch",
         "settings",
     )
 
@@ -227,6 +232,7 @@ class ConfidenceMonitor:
         deadline_s: float | None = None,
         overload: OverloadMode | None = None,
         on_skip: Callable[[SkippedCheckpoint], None] | None = None,
+        scorer_mismatch: bool | None = None,
     ) -> None:
         if bci.width > 0 and future_sampler is None:
             raise GuardrailConfigError(
@@ -249,6 +255,7 @@ class ConfidenceMonitor:
         else:
             self._scoring = DirectScoring(scorer, clock)
         self._scorer_name = self._scoring.name
+        self.scorer_mismatch = scorer_mismatch
         self._future_sampler = future_sampler
         self._clock = clock
         self._deadline = deadline_s
@@ -333,7 +340,7 @@ class ConfidenceMonitor:
         self._answer.append(token_text)
         self._token_count = index + 1
         with self._guard(f"scorer {self._scorer_name!r} session.append()"):
-            self._stream.append(token_text)
+            self._stream.append(token_text, logprobs)
         reason = self._trigger.observe(token_text, index, self._answer, entropy)
         if reason is None:
             self._settle(block=False)
@@ -557,6 +564,7 @@ class ConfidenceMonitor:
             entropy=pending.entropy,
             revisions=(revised,),
             tokens_passed=self._token_count - pending.token_index,
+            scorer_mismatch=self.scorer_mismatch,
         )
         self._events.append(event)
         return event

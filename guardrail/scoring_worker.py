@@ -39,7 +39,7 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from guardrail.errors import ScorerTimeoutError, ScorerUnavailableError
-from guardrail.scorers.base import Scorer, ScoringSession
+from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession
 from guardrail.scorers.pool import PoolingScorer, SessionPool
 from guardrail.scorers.tickets import ScoreTicket
 
@@ -141,6 +141,7 @@ class _Job:
     stream: WorkerStream
     text: str = ""
     ticket: WorkerTicket | None = None
+    pieces: tuple[tuple[str, object], ...] = ()  # (text, logprobs) per token, in order
     entropy: float | None = None
 
 
@@ -156,17 +157,17 @@ class WorkerStream:
     def __init__(self, worker: ScoringWorker, question: str) -> None:
         self._worker = worker
         self.question = question
-        self._buffer: list[str] = []
+        self._buffer: list[tuple[str, object]] = []
         self._closed = False
         self.key: int | None = None  # the pool's key (pooling scorers)
         self.session: ScoringSession | None = None  # the scorer's session (other scorers)
         self.error: BaseException | None = None
 
-    def append(self, text: str) -> None:
-        """Buffer streamed text (sent with the next request)."""
+    def append(self, text: str, logprobs: object = None) -> None:
+        """Buffer streamed text and its logprobs (sent with the next request)."""
         if self._closed:
             raise ScorerUnavailableError("this scoring stream is closed")
-        self._buffer.append(text)
+        self._buffer.append((text, logprobs))
 
     def request(self, deadline_s: float | None = None) -> ScoreTicket:
         """Queue a score of the text so far; the ticket is answered by the worker thread."""
@@ -194,10 +195,11 @@ class WorkerStream:
     def _job(self, kind: _Kind, deadline_s: float | None) -> WorkerTicket:
         if self._closed:
             raise ScorerUnavailableError("this scoring stream is closed")
-        text = "".join(self._buffer)
+        pieces = tuple(self._buffer)
         self._buffer.clear()
+        text = "".join(piece for piece, _ in pieces)
         ticket = WorkerTicket(time.perf_counter(), deadline_s)
-        self._worker._submit(_Job(kind, self, text, ticket))
+        self._worker._submit(_Job(kind, self, text, ticket, pieces=pieces))
         return ticket
 
 
@@ -399,7 +401,7 @@ class ScoringWorker:
                     self._close(stream)
                 case _Kind.ENTROPY:
                     self._start(job)
-                    self._append(stream, job.text)
+                    self._append(stream, job)
                     value = self._entropy(stream)
                     self._answer(job, -1.0 if value is None else value, None)
                 case _Kind.SCORE:
@@ -415,7 +417,7 @@ class ScoringWorker:
         for job in jobs:
             stream = job.stream
             try:
-                self._append(stream, job.text)
+                self._append(stream, job)
             except Exception as exc:
                 self._answer(job, 0.0, exc)
                 continue
@@ -470,18 +472,24 @@ class ScoringWorker:
             session, stream.session = stream.session, None
             session.close()
 
-    def _append(self, stream: WorkerStream, text: str) -> None:
+    def _append(self, stream: WorkerStream, job: _Job) -> None:
         if stream.error is not None:
             raise ScorerUnavailableError(
                 f"scorer {self.name!r} could not open a session: "
                 f"{type(stream.error).__name__}: {stream.error}"
             ) from stream.error
+        text = job.text
         if not text:
             return
         if self._pool is not None:
             self._pool.append(_key(stream), text)
+            return
+        session = _session(stream)
+        if isinstance(session, TokenLogprobSession):
+            for piece, logprobs in job.pieces:
+                session.append_token(piece, logprobs)
         else:
-            _session(stream).append(text)
+            session.append(text)
 
     def _entropy(self, stream: WorkerStream) -> float | None:
         if self._pool is not None:

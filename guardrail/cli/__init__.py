@@ -33,6 +33,8 @@ _COMMAND_MODULES = (
     "guardrail.cli.train",
     "guardrail.cli.eval",
     "guardrail.cli.serve",
+    "guardrail.cli.scorer",
+    "guardrail.cli.calibrate",
 )
 
 

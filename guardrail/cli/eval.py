@@ -142,15 +142,23 @@ def run(args: argparse.Namespace) -> int:
     from guardrail.evaluation import evaluate, write_report
     from guardrail.generation import LocalGenerator
     from guardrail.scorers import create_scorer
+    from guardrail.scorers.base import ModelBoundScorer
 
     config = _config(args)
     task = _task(args)
     items = _items(task, args.limit)
     generator = LocalGenerator.from_ref(args.generator, device=args.device)
     scorer = create_scorer(args.scorer, device=args.device)  # value-head artifacts too
+    if isinstance(scorer, ModelBoundScorer):  # a logprob: scorer applies the generator's map
+        scorer = scorer.for_model(args.generator)
     sampler = None
     if config.self_consistency > 0 or any(w > 0 for w in config.bci.widths):
-        sampler = LocalBatchGenerator(generator.model, generator.tokenizer, name=args.generator)
+        sampler = LocalBatchGenerator(
+            generator.model,
+            generator.tokenizer,
+            name=args.generator,
+            prompt_format=generator.prompt_format,
+        )
 
     def progress(message: str) -> None:
         if not args.quiet:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from guardrail.data.generator import Completion, Prompt
-from guardrail.generation import render_chat
+from guardrail.generation import PromptFormatChoice, continue_prompt, render_prompt
 
 __all__ = ["LocalBatchGenerator"]
 
@@ -47,8 +47,10 @@ class LocalBatchGenerator:
         max_batch: int = 64,
         prefix_cache_size: int = 4,
         share_prefix: bool = True,
+        prompt_format: PromptFormatChoice = "auto",
     ) -> None:
         self.model = model
+        self.prompt_format: PromptFormatChoice = prompt_format
         self.tokenizer = tokenizer
         self.name = name
         self.max_batch = max(1, max_batch)
@@ -66,11 +68,22 @@ class LocalBatchGenerator:
         from guardrail.models.loader import load_model
 
         loaded = load_model(ref, device=device, dtype=dtype)
-        return cls(loaded.model, loaded.tokenizer, name=ref, max_batch=max_batch)
+        return cls(
+            loaded.model,
+            loaded.tokenizer,
+            name=ref,
+            max_batch=max_batch,
+            prompt_format=loaded.prompt_format,
+        )
 
     def render(self, prompt: Prompt) -> str:
-        """The exact text the model continues: the chat template, then the prefix."""
-        return render_chat(self.tokenizer, prompt.messages) + prompt.prefix
+        """The exact text the model continues: the rendered chat, then the prefix.
+
+        The chat is rendered in :attr:`prompt_format` (:func:`guardrail.generation.render_prompt`:
+        the chat template, or few-shot ``Question:/Answer:`` text for a base model).
+        """
+        rendered = render_prompt(self.tokenizer, prompt.messages, self.prompt_format)
+        return continue_prompt(rendered, prompt.prefix)
 
     def sample(
         self,

@@ -1,6 +1,7 @@
 """Baseline confidences computed on the same answers as FineCE.
 
-From the generator's per-token logprobs, recorded while the answer was generated:
+From the generator's per-token logprobs, recorded while the answer was generated (the math
+lives in :mod:`guardrail.token_signals`, shared with the ``logprob:`` scorers):
 
 * ``mean_logprob``: ``exp`` of the mean token log-probability (geometric-mean probability);
 * ``min_window``: DeepConf-style lowest group confidence, ``exp`` of the smallest mean
@@ -21,14 +22,13 @@ An answer with no tokens has no logprob baselines (``None``: counted as missing)
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
 from guardrail.entropy import TokenLogprobs
-from guardrail.generation import render_chat
+from guardrail.generation import PromptFormatChoice, continue_prompt, render_prompt
 from guardrail.tasks import (
     GSM8KTask,
     MultipleChoiceTask,
@@ -39,6 +39,12 @@ from guardrail.tasks import (
     extract_numeric_answer,
     extract_short_answer,
 )
+from guardrail.token_signals import (
+    first_token_probability,
+    mean_logprob_confidence,
+    min_window_confidence,
+)
+from guardrail.token_signals import mean_entropy_confidence as _mean_entropy
 
 __all__ = [
     "BASELINE_NAMES",
@@ -96,40 +102,9 @@ class LoggedToken(Protocol):
 
 
 # ----------------------------------------------------------------- token-level
-def mean_logprob_confidence(logprobs: Sequence[float]) -> float | None:
-    """``exp(mean(logprobs))``; ``None`` for no tokens."""
-    if not logprobs:
-        return None
-    return math.exp(math.fsum(logprobs) / len(logprobs))
-
-
-def min_window_confidence(logprobs: Sequence[float], window: int = 16) -> float | None:
-    """``exp`` of the lowest mean logprob over windows of ``window`` consecutive tokens."""
-    if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
-    if not logprobs:
-        return None
-    size = min(window, len(logprobs))
-    running = math.fsum(logprobs[:size])
-    lowest = running
-    for end in range(size, len(logprobs)):
-        running += logprobs[end] - logprobs[end - size]
-        lowest = min(lowest, running)
-    return math.exp(min(lowest / size, 0.0))
-
-
 def mean_entropy_confidence(tokens: Sequence[LoggedToken]) -> float | None:
     """``exp(-mean truncated top-k entropy)`` of the tokens; ``None`` for no tokens."""
-    entropies = [TokenLogprobs(t.token, t.logprob, tuple(t.top_logprobs)).entropy() for t in tokens]
-    known = [h for h in entropies if h is not None]
-    if not known:
-        return None
-    return math.exp(-math.fsum(known) / len(known))
-
-
-def first_token_probability(logprobs: Sequence[float]) -> float | None:
-    """Probability of the first generated token; ``None`` for no tokens."""
-    return min(math.exp(logprobs[0]), 1.0) if logprobs else None
+    return _mean_entropy([TokenLogprobs(t.token, t.logprob, tuple(t.top_logprobs)) for t in tokens])
 
 
 def token_baselines(tokens: Sequence[LoggedToken], window: int = 16) -> dict[str, float | None]:
@@ -153,17 +128,26 @@ def _first_token_ids(tokenizer: Any, words: Sequence[str]) -> set[int]:
     return ids
 
 
-def p_true(model: Any, tokenizer: Any, question: str, answer: str) -> float | None:
+def p_true(
+    model: Any,
+    tokenizer: Any,
+    question: str,
+    answer: str,
+    *,
+    prompt_format: PromptFormatChoice = "chat",
+) -> float | None:
     """``p(True) / (p(True) + p(False))`` for the next token after the P(True) prompt.
 
     Tokens that start both words (a shared leading space in a character tokenizer) count for
-    neither; ``None`` if that leaves a word without a token.
+    neither; ``None`` if that leaves a word without a token. ``prompt_format`` renders the
+    prompt (:func:`guardrail.generation.render_prompt`; ``plain`` for a base model).
     """
     import torch
 
-    prompt = render_chat(
+    prompt = render_prompt(
         tokenizer,
         [{"role": "user", "content": P_TRUE_PROMPT.format(question=question, answer=answer)}],
+        prompt_format,
     )
     true_ids = _first_token_ids(tokenizer, ("True", " True"))
     false_ids = _first_token_ids(tokenizer, ("False", " False"))
@@ -201,17 +185,23 @@ def parse_verbalized(text: str) -> float | None:
 
 
 def verbalized_confidence(
-    generator: Any, question: str, answer: str, max_new_tokens: int = 8
+    generator: Any,
+    question: str,
+    answer: str,
+    max_new_tokens: int = 8,
+    *,
+    prompt_format: PromptFormatChoice = "chat",
 ) -> float | None:
     """Ask ``generator`` for a 0-100 confidence, greedily, its reply started for it.
 
     ``generator`` has a ``tokenizer`` (for the chat template) and ``generate(prompt, **options)``
-    taking a raw prompt string (:class:`~guardrail.generation.LocalGenerator`).
+    taking a raw prompt string (:class:`~guardrail.generation.LocalGenerator`);
+    ``prompt_format`` renders the question (``plain`` for a base model).
     """
     content = VERBALIZED_PROMPT.format(question=question, answer=answer)
-    chat = render_chat(generator.tokenizer, [{"role": "user", "content": content}])
+    chat = render_prompt(generator.tokenizer, [{"role": "user", "content": content}], prompt_format)
     text = generator.generate(
-        chat + VERBALIZED_PREFIX, max_new_tokens=max_new_tokens, temperature=0.0
+        continue_prompt(chat, VERBALIZED_PREFIX), max_new_tokens=max_new_tokens, temperature=0.0
     )
     return parse_verbalized(str(text))
 

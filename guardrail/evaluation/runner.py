@@ -88,11 +88,19 @@ def _model_baselines(
     result: dict[str, float | None] = {}
     if config.p_true:
         result["p_true"] = p_true(
-            generator.model, generator.tokenizer, answer.question, answer.completion
+            generator.model,
+            generator.tokenizer,
+            answer.question,
+            answer.completion,
+            prompt_format=generator.prompt_format,
         )
     if config.verbalized:
         result["verbalized"] = verbalized_confidence(
-            generator, answer.question, answer.completion, config.verbalized_max_new_tokens
+            generator,
+            answer.question,
+            answer.completion,
+            config.verbalized_max_new_tokens,
+            prompt_format=generator.prompt_format,
         )
     return result
 

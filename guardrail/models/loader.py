@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrail.errors import ModelUnavailableError
-from guardrail.models.builtin import convert_gguf, ensure_builtin
+from guardrail.models.builtin import PromptFormat, convert_gguf, ensure_builtin, read_prompt_format
 from guardrail.models.cache import cache_dir, file_lock
 from guardrail.models.device import Placement, choose_placement
 
@@ -37,12 +37,19 @@ ARTIFACT_METADATA = "finece.json"
 
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
-    """A causal LM with its tokenizer, where it runs, and the reference it came from."""
+    """A causal LM with its tokenizer, where it runs, and the reference it came from.
+
+    ``prompt_format`` is how prompts are rendered for it
+    (:func:`guardrail.generation.render_prompt`): ``chat`` (its chat template) or ``plain``
+    (few-shot text, for a base model); a model with no recorded format is ``chat`` when its
+    tokenizer has a chat template, else ``plain``.
+    """
 
     model: Any
     tokenizer: Any
     placement: Placement
     ref: str
+    prompt_format: PromptFormat = "chat"
 
     @property
     def name(self) -> str:
@@ -110,7 +117,18 @@ def _load_uncached(ref: str, placement: Placement) -> LoadedModel:
                 f"{location} has no config.json: not a transformers model directory"
             )
     model, tokenizer = _from_pretrained(location, placement)
-    return LoadedModel(model=model, tokenizer=tokenizer, placement=placement, ref=ref)
+    recorded = read_prompt_format(location) if isinstance(location, Path) else None
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        placement=placement,
+        ref=ref,
+        prompt_format=recorded or _detected_format(tokenizer),
+    )
+
+
+def _detected_format(tokenizer: Any) -> PromptFormat:
+    return "chat" if getattr(tokenizer, "chat_template", None) else "plain"
 
 
 def _from_pretrained(location: Path | str, placement: Placement) -> tuple[Any, Any]:
@@ -163,13 +181,21 @@ def _load_adapter(ref: str, location: Path, placement: Placement) -> LoadedModel
 
     base_ref = _adapter_base(location)
     # A fresh copy of the base weights: a cached base model must stay adapter-free.
-    base, tokenizer = _from_pretrained(resolve_model_path(base_ref), placement)
+    base_location = resolve_model_path(base_ref)
+    base, tokenizer = _from_pretrained(base_location, placement)
+    recorded = read_prompt_format(base_location) if isinstance(base_location, Path) else None
     try:
         model: Any = peft.PeftModel.from_pretrained(base, str(location)).merge_and_unload()
     except Exception as exc:
         raise ModelUnavailableError(f"could not apply adapter {location}: {exc}") from exc
     model.eval()
-    return LoadedModel(model=model, tokenizer=tokenizer, placement=placement, ref=ref)
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        placement=placement,
+        ref=ref,
+        prompt_format=recorded or _detected_format(tokenizer),
+    )
 
 
 def base_model_ref(ref: str) -> str:

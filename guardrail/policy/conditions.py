@@ -17,6 +17,8 @@ YAML form
       model: "gpt-4o*"                    # glob, or a list of globs (any may match)
       tags: [math]                        # all of; or {all_of: [..], any_of: [..], none_of: [..]}
       metadata: {tenant: acme, tier: [gold, silver]}   # equal, or one of a list
+      scorer_mismatch: true               # the guarded model is not among the scorer's
+                                          # generators (false: it is; unknown: neither holds)
       all: [{...}, {...}]                 # every sub-condition holds
       any: [{...}, {...}]                 # at least one holds
       not: {...}                          # the sub-condition does not hold
@@ -71,6 +73,7 @@ __all__ = [
     "MinFractionSeen",
     "MinTokens",
     "ModelCondition",
+    "ScorerMismatchCondition",
     "StageCondition",
     "TagsCondition",
     "Verdict",
@@ -179,6 +182,21 @@ class MetadataCondition(PolicyModel):
         return dict(self.equals)
 
 
+class ScorerMismatchCondition(PolicyModel):
+    """The checkpoint's ``scorer_mismatch`` is ``value`` (an unknown one matches neither).
+
+    ``scorer_mismatch`` is true when the guarded model is not among the generators the scorer
+    was trained or calibrated on (:mod:`guardrail.scorers.card`).
+    """
+
+    value: bool
+
+    @model_serializer(mode="plain")
+    def _as_bool(self) -> bool:
+        # written as ``scorer_mismatch: true`` in YAML, so dumped the same way
+        return self.value
+
+
 def _wrap_metadata(value: object) -> object:
     if value is None:
         raise policy_error("'metadata' needs a value, got null", expected="a mapping of key: value")
@@ -258,6 +276,13 @@ TagsField = Annotated[
     TagsCondition | None,
     before(_listy("tags", "all_of", "a list of tags"), str | list[str] | TagsCondition),
 ]
+ScorerMismatchField = Annotated[
+    ScorerMismatchCondition | None,
+    before(
+        shorthand("scorer_mismatch", "value", lambda v: isinstance(v, bool), "true or false"),
+        bool,
+    ),
+]
 MetadataField = Annotated[
     MetadataCondition | None,
     before(_wrap_metadata, dict[str, MetaScalar | list[MetaScalar]]),
@@ -275,6 +300,7 @@ Atom = (
     | ModelCondition
     | TagsCondition
     | MetadataCondition
+    | ScorerMismatchCondition
 )
 
 
@@ -298,6 +324,7 @@ class Condition(PolicyModel):
     model: ModelField = None
     tags: TagsField = None
     metadata: MetadataField = None
+    scorer_mismatch: ScorerMismatchField = None
     all_: list[Condition] | None = Field(default=None, alias="all", min_length=1)
     any_: list[Condition] | None = Field(default=None, alias="any", min_length=1)
     not_: Condition | None = Field(default=None, alias="not")
@@ -330,6 +357,7 @@ class Condition(PolicyModel):
             self.model,
             self.tags,
             self.metadata,
+            self.scorer_mismatch,
         )
         return [value for value in values if value is not None]
 
@@ -422,8 +450,19 @@ def _check_atom(atom: Atom, facts: Facts) -> Verdict:
             return _check_progress(atom, facts)
         case AttemptCondition() | ModelCondition() | TagsCondition() | MetadataCondition():
             return _check_run(atom, facts)
+        case ScorerMismatchCondition():
+            return _check_mismatch(atom, facts)
         case _:
             assert_never(atom)
+
+
+def _check_mismatch(atom: ScorerMismatchCondition, facts: Facts) -> Verdict:
+    actual = facts.event.scorer_mismatch
+    if actual is None:
+        return Verdict(False, ("scorer mismatch is unknown (no scorer card or no model name)",))
+    state = "was not" if actual else "was"
+    text = f"the scorer {state} trained on the model {facts.context.model!r}"
+    return Verdict(actual == atom.value, (text,))
 
 
 def _check_confidence(

@@ -25,6 +25,7 @@ from guardrail.policy.conditions import (
     MinFractionSeen,
     MinTokens,
     ModelCondition,
+    ScorerMismatchCondition,
     StageCondition,
     TagsCondition,
 )
@@ -105,6 +106,10 @@ def _describe_atom(atom: Atom) -> str:
             return f"at least {fmt(atom.fraction * 100)}% of the token limit is written"
         case AttemptCondition() | ModelCondition() | TagsCondition() | MetadataCondition():
             return _describe_run(atom)
+        case ScorerMismatchCondition():
+            if atom.value:
+                return "the scorer was not trained or calibrated on the guarded model"
+            return "the scorer was trained or calibrated on the guarded model"
         case _:
             assert_never(atom)
 

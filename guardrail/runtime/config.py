@@ -130,6 +130,18 @@ class GuardConfig:
         return self._scorer
 
     @property
+    def scorer_reads_logprobs(self) -> bool:
+        """Whether the scorer reads the generator's token logprobs (a ``logprob:`` scorer).
+
+        Decided without loading a scorer that was not given: from the policy's ``scorer.model``.
+        """
+        from guardrail.scorers.logprob import is_logprob_ref
+
+        if self._scorer is not None:
+            return is_logprob_ref(self._scorer.name)
+        return is_logprob_ref(self.policy.scorer.model)
+
+    @property
     def scoring(self) -> CheckpointScoring:
         """Where checkpoints are scored (the scorer's process-wide worker unless given)."""
         if self._scoring is None:

@@ -43,6 +43,7 @@ from guardrail.policy.decision import FailureMode
 from guardrail.runtime.records import decision_summary, flag_payload
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
+from guardrail.scorers.card import scorer_for_model
 from guardrail.scorers.tickets import CheckpointScoring
 
 if TYPE_CHECKING:
@@ -91,8 +92,12 @@ class AnswerWatch:
         self.latency_budget_s = latency_budget_s
         self._audit = audit
         self._listener = listener
+        # bound to the model's calibration (logprob scorers); mismatch warned once per process
+        bound, self.scorer_mismatch = scorer_for_model(scorer, self.context.model)
+        if bound is not scorer:
+            scoring = None  # the worker holds the unbound scorer; logprob maths is cheap here
         self._monitor = ConfidenceMonitor(
-            scorer if scoring is None else scoring,
+            bound if scoring is None else scoring,
             question,
             settings=policy.checkpoints,
             bci=policy.bci,
@@ -100,6 +105,7 @@ class AnswerWatch:
             deadline_s=latency_budget_s,
             overload=policy.overload,
             on_skip=self._skip,
+            scorer_mismatch=self.scorer_mismatch,
         )
         self._judged = 0
         self._tokens = 0

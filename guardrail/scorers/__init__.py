@@ -37,18 +37,26 @@ def _remote(model: str, **options: Any) -> Scorer:
     return remote_scorer(model, **options)
 
 
+def _logprob(model: str, **options: Any) -> Scorer:
+    from guardrail.scorers.logprob import LogprobScorer
+
+    return LogprobScorer.from_ref(model, **options)
+
+
 SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {
     "finece": _finece,
     "value_head": _value_head,
     "remote": _remote,  # a scorer service: options url=, engine=, adapter=
+    "logprob": _logprob,
 }
 
 
 def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Scorer:
     """Build a scorer: ``backend`` names the method, ``model`` the model reference it loads.
 
-    ``auto`` reads a scorer artifact's ``finece.json`` (its ``kind``) and otherwise uses the
-    instruction-prompt ``finece`` backend.
+    ``auto`` picks ``logprob`` for ``logprob:SIGNAL`` references (training-free scorers on the
+    generator's logprobs), reads a scorer artifact's ``finece.json`` (its ``kind``) and
+    otherwise uses the instruction-prompt ``finece`` backend.
     """
     if backend == "auto":
         backend = _artifact_kind(model)
@@ -61,6 +69,8 @@ def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Score
 
 
 def _artifact_kind(model: str) -> str:
+    if model.startswith("logprob:"):
+        return "logprob"
     import json
     from pathlib import Path
 

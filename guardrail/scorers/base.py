@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Scorer", "ScoringSession"]
+__all__ = ["ModelBoundScorer", "Scorer", "ScoringSession", "TokenLogprobSession"]
 
 
 @runtime_checkable
@@ -54,4 +54,26 @@ class Scorer(Protocol):
 
     def open_session(self, question: str) -> ScoringSession:
         """Start an incremental session for one streamed answer."""
+        ...
+
+
+@runtime_checkable
+class TokenLogprobSession(Protocol):
+    """A session that reads the generator's logprobs of each streamed token.
+
+    The monitor calls ``append_token(text, logprobs)`` instead of ``append(text)`` on such a
+    session; ``logprobs`` is the token's OpenAI-shaped logprobs (``None`` when none came).
+    """
+
+    def append_token(self, text: str, logprobs: object) -> None:
+        """Add streamed answer text with its logprobs."""
+        ...
+
+
+@runtime_checkable
+class ModelBoundScorer(Protocol):
+    """A scorer whose estimates depend on the guarded model (e.g. a per-model calibration)."""
+
+    def for_model(self, model: str) -> Scorer:
+        """The scorer to use for answers of ``model``."""
         ...

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import ScorerUnavailableError
+from guardrail.scorers.card import ScorerCard, card_for_ref
 from guardrail.scorers.padding import forward_left_padded
 from guardrail.scorers.pool import StreamPool
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
@@ -52,6 +53,7 @@ class FineCEScorer:
         self._name = name
         self.batch_size = batch_size
         self.calibration = calibration
+        self.card: ScorerCard | None = None  # set by from_ref (guardrail.scorers.card)
         segments = PromptSegments.for_tokenizer(tokenizer, instruction)
         self.readout = DigitReadout.for_tokenizer(tokenizer, segments.readout)
         self.prompt = TokenizedPrompt.build(tokenizer, segments)
@@ -82,7 +84,9 @@ class FineCEScorer:
         kwargs.setdefault("name", ref)
         if calibrated and "calibration" not in kwargs:
             kwargs["calibration"] = artifact_calibration(ref)
-        return cls(loaded.model, loaded.tokenizer, **kwargs)
+        scorer = cls(loaded.model, loaded.tokenizer, **kwargs)
+        scorer.card = card_for_ref(ref)
+        return scorer
 
     @property
     def name(self) -> str:

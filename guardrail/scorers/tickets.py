@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from guardrail.scorers.base import Scorer, ScoringSession
+from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession
 
 __all__ = ["CheckpointScoring", "DirectScoring", "DoneTicket", "ScoreTicket", "ScoringStream"]
 
@@ -57,8 +57,12 @@ class ScoreTicket(Protocol):
 class ScoringStream(Protocol):
     """One answer's scoring: buffered text, score requests in order, entropy, close."""
 
-    def append(self, text: str) -> None:
-        """Add streamed answer text (no model call)."""
+    def append(self, text: str, logprobs: object = None) -> None:
+        """Add streamed answer text (no model call), with the token's logprobs if any.
+
+        The logprobs reach sessions that read them (``TokenLogprobSession``, e.g. a
+        ``logprob:`` scorer's); other sessions get the text alone.
+        """
         ...
 
     def request(self, deadline_s: float | None = None) -> ScoreTicket:
@@ -144,14 +148,18 @@ class DoneTicket:
 class _DirectStream:
     """A scoring session called in the caller's thread."""
 
-    __slots__ = ("_clock", "_session")
+    __slots__ = ("_clock", "_session", "_token_session")
 
     def __init__(self, session: ScoringSession, clock: Callable[[], float]) -> None:
         self._session = session
+        self._token_session = session if isinstance(session, TokenLogprobSession) else None
         self._clock = clock
 
-    def append(self, text: str) -> None:
-        self._session.append(text)
+    def append(self, text: str, logprobs: object = None) -> None:
+        if self._token_session is not None:
+            self._token_session.append_token(text, logprobs)
+        else:
+            self._session.append(text)
 
     def request(self, deadline_s: float | None = None) -> ScoreTicket:
         started = self._clock()

@@ -13,6 +13,7 @@ from typing import Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import ModelUnavailableError
+from guardrail.scorers.card import ScorerCard, card_for_ref
 from guardrail.scorers.padding import forward_left_padded, truncate_answer
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
 
@@ -40,6 +41,7 @@ class ValueHeadScorer:
         self._name = name
         self.max_length = max_length
         self.calibration = calibration
+        self.card: ScorerCard | None = None  # set by from_ref (guardrail.scorers.card)
         self.prompt = TokenizedPrompt.build(
             tokenizer, PromptSegments.for_tokenizer(tokenizer, DEFAULT_INSTRUCTION)
         )
@@ -67,7 +69,9 @@ class ValueHeadScorer:
         head.load_state_dict(weights)
         head.to(next(loaded.model.parameters()).device).eval()
         calibration = artifact_calibration(ref) if calibrated else None
-        return cls(loaded.model, loaded.tokenizer, head, name=ref, calibration=calibration)
+        scorer = cls(loaded.model, loaded.tokenizer, head, name=ref, calibration=calibration)
+        scorer.card = card_for_ref(ref)
+        return scorer
 
     @property
     def name(self) -> str:

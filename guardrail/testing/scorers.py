@@ -6,7 +6,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from guardrail.scorers.card import ScorerCard
 
 __all__ = ["ScoreCall", "ScriptedScorer", "ScriptedSession"]
 
@@ -41,6 +44,7 @@ class ScriptedScorer:
     :class:`threading.Event`) makes each confidence wait until the event is set, so a test
     decides when a score lands (a hold never set is a scorer that never returns; set it at the
     end of the test to let the scoring thread go). ``answered`` counts confidences handed out.
+    ``card`` is the :class:`~guardrail.scorers.card.ScorerCard` it carries (``None``: none).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class ScriptedScorer:
         name: str = "scripted",
         delay_s: float = 0.0,
         hold: threading.Event | None = None,
+        card: ScorerCard | None = None,
     ) -> None:
         if fail_on is not None and fail_on < 1:
             raise ValueError(f"fail_on counts from 1, got {fail_on}")
@@ -68,6 +73,7 @@ class ScriptedScorer:
         self._fail_on = fail_on
         self._error = error
         self._name = name
+        self.card = card
         self.calls: list[ScoreCall] = []
         self.sessions: list[ScriptedSession] = []
 

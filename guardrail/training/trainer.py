@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrail.errors import GuardrailConfigError
+from guardrail.scorers.card import card_from_data
 from guardrail.training.artifact import write_metadata
 from guardrail.training.config import TrainConfig
 from guardrail.training.examples import (
@@ -115,6 +116,7 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
             "training": config.model_dump(mode="json"),
             "dev_metrics": dev_metrics,
             "steps": step,
+            "card": card_from_data(list(config.data)),
             **calibration,
         },
     )

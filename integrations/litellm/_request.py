@@ -15,7 +15,11 @@ can stop the generation. Two litellm gaps are handled here rather than left to l
   does not know the provider; a ``BadRequestError`` that names them (litellm's
   ``UnsupportedParamsError``, or the provider's own) reopens the stream without. Without
   logprobs the monitor falls back to the scorer LM's entropy. A caller who passes ``logprobs``
-  or ``top_logprobs`` decides alone.
+  or ``top_logprobs`` decides alone. When the policy's scorer reads the generator's logprobs
+  (a ``logprob:`` scorer, ``require_logprobs``), they are always requested, whatever litellm
+  believes; a provider that refuses them gets the stream reopened without, and the scorer's
+  failure at the first checkpoint becomes the policy's ``on_error`` decision (logged here as a
+  warning first).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class CompletionRequest:
     top_logprobs: int = DEFAULT_TOP_LOGPROBS
     opened: str | None = field(default=None, init=False, repr=False)
     """The model whose stream the last :meth:`open_stream` opened (a fallback, maybe)."""
+    require_logprobs: bool = False
 
     @property
     def question(self) -> str:
@@ -141,7 +146,7 @@ class CompletionRequest:
         if any(name in params for name in _LOGPROB_PARAMS):
             return {}
         supported = supported_logprob_params(model)
-        if supported is None:
+        if supported is None or self.require_logprobs:
             supported = frozenset(_LOGPROB_PARAMS)
         wanted: dict[str, Any] = {}
         if "logprobs" in supported:
@@ -149,6 +154,16 @@ class CompletionRequest:
             if "top_logprobs" in supported and self.top_logprobs > 0:
                 wanted["top_logprobs"] = self.top_logprobs
         return wanted
+
+    def _refused(self, model: str) -> None:
+        if self.require_logprobs:
+            _logger.warning(
+                "guardrail: %s refused logprobs; the policy's logprob scorer cannot score this "
+                "answer and its on_error outcome applies",
+                model,
+            )
+        else:
+            _logger.info("guardrail: %s refused logprobs; using the scorer's entropy", model)
 
     # ------------------------------------------------------------------ sync
     def open_stream(self, plan: AttemptPlan, completion: Completion) -> Generator[Any, None, None]:
@@ -183,7 +198,7 @@ class CompletionRequest:
         except BadRequestError as exc:
             if not wanted or "logprobs" not in str(exc):
                 raise
-        _logger.info("guardrail: %s refused logprobs; using the scorer's entropy", model)
+        self._refused(model)
         return _peeked(completion(model=model, messages=messages, stream=True, **params))
 
     # ----------------------------------------------------------------- async
@@ -222,7 +237,7 @@ class CompletionRequest:
         except BadRequestError as exc:
             if not wanted or "logprobs" not in str(exc):
                 raise
-        _logger.info("guardrail: %s refused logprobs; using the scorer's entropy", model)
+        self._refused(model)
         return await _apeeked(
             await acompletion(model=model, messages=messages, stream=True, **params)
         )

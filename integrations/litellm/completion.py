@@ -325,6 +325,7 @@ def _new_call(
         fallbacks=[f if isinstance(f, str) else dict(f) for f in options["fallbacks"] or ()],
         model_params=options["model_params"] or {},
         reask=options["reask"] or default_reask,
+        require_logprobs=config.scorer_reads_logprobs,
     )
     return _Call(config, request, options["rng"])
 
