@@ -61,6 +61,7 @@ def test_concurrent_checkpoints_are_scored_in_one_batched_step(tiny_scorer: Any)
     streams = [worker.open(question) for question in QUESTIONS]
     for stream, answer in zip(streams, ANSWERS, strict=True):
         stream.append(answer)
+    assert worker.wait_idle(120)  # every stream is open on the worker before the requests
     tickets = [stream.request() for stream in streams]
     assert all(ticket.wait(120) for ticket in tickets)
     expected = [tiny_scorer.score(q, a) for q, a in zip(QUESTIONS, ANSWERS, strict=True)]
