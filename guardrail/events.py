@@ -26,6 +26,8 @@ class CheckpointEvent:
     ``char_start:char_end`` the span of answer text that arrived since the previous checkpoint.
     ``confidence`` is the scorer's raw estimate; ``revised`` the Backward-Confidence-Integration
     revision as currently known (equal to ``confidence`` until later checkpoints revise it).
+    ``truncated_tokens`` counts the question and answer tokens the scorer left out of this
+    estimate to stay within its ``max_input_tokens`` (0: it read everything).
     """
 
     index: int
@@ -39,6 +41,7 @@ class CheckpointEvent:
     latency_s: float = 0.0
     entropy: float | None = None
     revisions: tuple[float, ...] = field(default_factory=tuple)
+    truncated_tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (``stage`` as its string value)."""

@@ -45,7 +45,7 @@ from guardrail.errors import (
     ScorerUnavailableError,
 )
 from guardrail.events import CheckpointEvent, Stage
-from guardrail.scorers.base import Scorer, ScoringSession
+from guardrail.scorers.base import Scorer, ScoringSession, TruncatingSession
 from guardrail.triggers.base import AnswerText
 from guardrail.triggers.config import BCISettings, CheckpointSettings
 from guardrail.triggers.registry import build_trigger
@@ -282,6 +282,8 @@ class ConfidenceMonitor:
             confidence = self._session.score()
             latency = self._clock() - started
             confidence = _checked_confidence(confidence)
+            session = self._session
+            truncated = session.truncated_tokens if isinstance(session, TruncatingSession) else 0
         bci = self.bci
         futures: tuple[float, ...] = ()
         if sample and bci.width > 0 and bci.depth > 0:
@@ -302,6 +304,7 @@ class ConfidenceMonitor:
             latency_s=latency,
             entropy=entropy,
             revisions=(revised,),
+            truncated_tokens=int(truncated),
         )
         self._events.append(event)
         self._char_mark = char_end

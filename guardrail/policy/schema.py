@@ -47,11 +47,16 @@ class ScorerSettings(PolicyModel):
     ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id);
     ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. An estimate slower than
     ``latency_budget_s`` counts as a scorer failure (see ``Policy.on_error``).
+    ``max_input_tokens`` bounds what the scorer reads per estimate (prompt, question, answer
+    and readout): a question is cut to half of it, and of a longer answer only the most recent
+    tokens that fit are read; each checkpoint event records the tokens left out
+    (``truncated_tokens``).
     """
 
     model: NonEmptyStr = "builtin:finece-smollm2"
     device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
     latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
+    max_input_tokens: int = Field(default=4096, ge=256, le=131_072)
 
 
 class Rule(PolicyModel):

@@ -117,7 +117,11 @@ class GuardConfig:
                     from guardrail.scorers import create_scorer
 
                     settings = self.policy.scorer
-                    self._scorer = create_scorer(settings.model, device=settings.device)
+                    self._scorer = create_scorer(
+                        settings.model,
+                        device=settings.device,
+                        max_input_tokens=settings.max_input_tokens,
+                    )
         return self._scorer
 
     def audit_run(self, run_id: str | None) -> Any:

@@ -8,6 +8,11 @@ masks the pads; a row whose re-tokenized answer no longer matches what is cached
 slots out instead of cropping (the cache is shared). Masked slots never take part in attention,
 so every row's scores equal a full recomputation of that row alone (up to float rounding).
 
+Inputs are bounded by the scorer's ``max_input_tokens``: a row keeps the most recent answer
+tokens that fit (:func:`~guardrail.scorers.prompt.answer_window`, which moves in steps so the
+cache is reused between moves); when the window moves, the row's answer slots are masked and the
+window is fed again, and the cache is compacted once masked slots outnumber live ones.
+
 One stream is a batch of one (:class:`FineCESession`); :class:`StreamBatch` scores many
 concurrent streams in one forward pass, which is where the throughput comes from: a checkpoint
 step is a few dozen tokens per stream, dominated by reading the weights, not by arithmetic.
@@ -19,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import ScorerUnavailableError
+from guardrail.scorers.prompt import answer_window
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +58,11 @@ class StreamBatch:
         self._texts = ["" for _ in questions]
         self._fed: list[list[int]] = [[] for _ in questions]  # answer ids in the cache, per row
         self._closed = False
-        prefixes = [scorer.prompt.question_ids(q) for q in questions]
+        bounded = [scorer.prompt.bounded_question_ids(q, scorer.question_cap) for q in questions]
+        prefixes = [ids for ids, _ in bounded]
+        self._question_cut = [cut for _, cut in bounded]
+        self._budget = [scorer.answer_budget(len(ids)) for ids in prefixes]
+        self._dropped = [0 for _ in questions]
         # Prefill rows one at a time (no fully masked padded rows), then left-pad into a batch.
         caches, last_logits = [], []
         with torch.inference_mode():
@@ -89,6 +99,10 @@ class StreamBatch:
     def text(self, row: int) -> str:
         """The answer text of stream ``row`` so far."""
         return self._texts[row]
+
+    def truncated(self, row: int) -> int:
+        """Tokens of stream ``row`` left out of its last estimate to fit ``max_input_tokens``."""
+        return self._question_cut[row] + self._dropped[row]
 
     def score(self) -> list[float]:
         """Bring every row up to date and read each row's confidence, in one forward pass."""
@@ -141,6 +155,8 @@ class StreamBatch:
         pending: list[list[int]] = []
         for row, text in enumerate(self._texts):
             ids = self._scorer.prompt.answer_ids(text)
+            self._dropped[row] = answer_window(len(ids), self._budget[row])
+            ids = ids[self._dropped[row] :]
             fed = self._fed[row]
             keep = _common_prefix(ids, fed)
             if 0 < keep == len(ids) < len(fed):
@@ -197,7 +213,30 @@ class StreamBatch:
             self._row_len[row] += len(ids)
             if ids:
                 self._last_logits[row] = out.logits[row, 0].float()
+        self._compact()
         return out.logits  # type: ignore[no-any-return]
+
+    def _compact(self) -> None:
+        """Drop masked cache slots once they outnumber the live ones (bounded memory)."""
+        torch: Any = self._torch
+        counts = self._mask.sum(dim=1)
+        width = int(counts.max())
+        if self._mask.shape[1] <= 2 * width + 64:
+            return
+        rows = self._mask.shape[0]
+        index = torch.zeros(rows, width, dtype=torch.long, device=self._device)
+        mask = torch.zeros(rows, width, dtype=torch.long, device=self._device)
+        for row in range(rows):
+            valid = self._mask[row].nonzero().flatten()
+            index[row, width - len(valid) :] = valid
+            mask[row, width - len(valid) :] = 1
+        for layer in self._cache.layers:
+            gather = index[:, None, :, None].expand(
+                rows, layer.keys.shape[1], width, layer.keys.shape[-1]
+            )
+            layer.keys = torch.gather(layer.keys, 2, gather)
+            layer.values = torch.gather(layer.values, 2, gather)
+        self._mask = mask
 
 
 class FineCESession:
@@ -222,6 +261,11 @@ class FineCESession:
     def entropy(self) -> float | None:
         """The scorer LM's next-token entropy after the current text, in nats."""
         return self._batch.entropy()[0]
+
+    @property
+    def truncated_tokens(self) -> int:
+        """Tokens left out of the last estimate to fit the scorer's ``max_input_tokens``."""
+        return self._batch.truncated(0)
 
     def close(self) -> None:
         """Release the KV cache."""

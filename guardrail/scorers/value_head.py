@@ -48,7 +48,13 @@ class ValueHeadScorer:
 
     @classmethod
     def from_ref(
-        cls, ref: str, *, device: str = "auto", dtype: str = "auto", calibrated: bool = True
+        cls,
+        ref: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        calibrated: bool = True,
+        max_input_tokens: int = 2048,
     ) -> ValueHeadScorer:
         """Load a value-head artifact directory (with its calibration map unless told not to)."""
         import torch
@@ -67,7 +73,14 @@ class ValueHeadScorer:
         head.load_state_dict(weights)
         head.to(next(loaded.model.parameters()).device).eval()
         calibration = artifact_calibration(ref) if calibrated else None
-        return cls(loaded.model, loaded.tokenizer, head, name=ref, calibration=calibration)
+        return cls(
+            loaded.model,
+            loaded.tokenizer,
+            head,
+            name=ref,
+            max_length=max_input_tokens,
+            calibration=calibration,
+        )
 
     @property
     def name(self) -> str:
