@@ -82,6 +82,7 @@ class TokenizedPrompt:
     tokenizer: Any
     head_ids: tuple[int, ...]
     head_text: str
+    head_text_len: int
     between_ids: tuple[int, ...]
     tail_ids: tuple[int, ...]
     readout_ids: tuple[int, ...]
@@ -95,6 +96,7 @@ class TokenizedPrompt:
             tokenizer=tokenizer,
             head_ids=tuple(_encode(tokenizer, head_special)),
             head_text=head_text,
+            head_text_len=len(_encode_plain(tokenizer, head_text)),
             between_ids=tuple(_encode(tokenizer, segments.between)),
             tail_ids=tuple(_encode(tokenizer, segments.tail)),
             readout_ids=tuple(_encode(tokenizer, segments.readout)),
@@ -116,7 +118,8 @@ class TokenizedPrompt:
         ids = [*self.head_ids, *_encode_plain(self.tokenizer, text)]
         if max_tokens is None or len(ids) <= max_tokens:
             return ids, 0
-        keep = max(len(self.head_ids), max_tokens - len(self.between_ids))
+        head = len(self.head_ids) + self.head_text_len
+        keep = max(head, max_tokens - len(self.between_ids))
         return [*ids[:keep], *self.between_ids], max(0, len(ids) - keep - len(self.between_ids))
 
     def answer_ids(self, answer: str) -> list[int]:
