@@ -36,7 +36,7 @@ from guardrail.policy.conditions import Condition
 from guardrail.policy.fields import NonEmptyStr, PolicyModel, policy_error
 from guardrail.triggers.config import BCISettings, CheckpointSettings
 
-__all__ = ["Policy", "Rule", "ScorerSettings", "schema_json"]
+__all__ = ["AuditSettings", "Policy", "Rule", "ScorerSettings", "schema_json"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -59,6 +59,17 @@ class ScorerSettings(PolicyModel):
     max_input_tokens: int = Field(default=4096, ge=256, le=131_072)
 
 
+class AuditSettings(PolicyModel):
+    """What a guarded call does when its audit log cannot keep a record.
+
+    ``fail_closed`` fails the call with the write error (nothing runs unrecorded);
+    ``fail_open`` goes on without the record. Both log the failure to the ``guardrail.audit``
+    logger at ERROR.
+    """
+
+    on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
+
+
 class Rule(PolicyModel):
     """One named rule: when ``when`` holds, the engine decides ``action``."""
 
@@ -78,6 +89,7 @@ class Policy(PolicyModel):
     checkpoints: CheckpointSettings = Field(default_factory=CheckpointSettings)
     bci: BCISettings = Field(default_factory=BCISettings)
     on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     rules: list[Rule] = Field(default_factory=list, max_length=256)
     default_action: ActionField = Field(default_factory=ContinueAction)
 

@@ -129,9 +129,11 @@ class GuardConfig:
         if self.audit is None:
             return None
         from guardrail.audit import AuditRun
+        from guardrail.audit.on_error import PolicyAuditLog
 
+        log = PolicyAuditLog(self.audit, self.policy.audit.on_error)
         return AuditRun(
-            self.audit, run_id=run_id, policy=self.policy.name, policy_version=self.policy.version
+            log, run_id=run_id, policy=self.policy.name, policy_version=self.policy.version
         )
 
     def watch(

@@ -110,9 +110,7 @@ class TokenizedPrompt:
         """
         return self.bounded_question_ids(question, max_tokens)[0]
 
-    def bounded_question_ids(
-        self, question: str, max_tokens: int | None
-    ) -> tuple[list[int], int]:
+    def bounded_question_ids(self, question: str, max_tokens: int | None) -> tuple[list[int], int]:
         """:meth:`question_ids` and how many question tokens were cut to fit ``max_tokens``."""
         text = self.head_text + normalize_text(question) + self.segments.between
         ids = [*self.head_ids, *_encode_plain(self.tokenizer, text)]
@@ -185,6 +183,4 @@ def _encode_plain(tokenizer: Any, text: str) -> list[int]:
     """Ids of ``text`` with special-token strings tokenized as ordinary characters."""
     if not text:
         return []
-    return list(
-        tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-    )
+    return list(tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])

@@ -40,9 +40,10 @@ def test_benign_text_tokenizes_as_the_joint_prompt(tiny_scorer: Any) -> None:
     joint = tokenizer(segments.head + QUESTION + segments.between, add_special_tokens=False)
     assert tiny_scorer.prompt.question_ids(QUESTION) == joint["input_ids"]
     answer = "Tom starts with 3.\n\nSo 3 + 5 = 8."
-    assert tiny_scorer.prompt.answer_ids(answer) == tokenizer(answer, add_special_tokens=False)[
-        "input_ids"
-    ]
+    assert (
+        tiny_scorer.prompt.answer_ids(answer)
+        == tokenizer(answer, add_special_tokens=False)["input_ids"]
+    )
 
 
 @pytest.mark.parametrize(
