@@ -144,20 +144,14 @@ def redact(value: Any, _depth: int = 0) -> Any:
     """
     if _depth > _MAX_DEPTH:
         return "[TOO DEEP]"
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | float | str | bytes | bytearray):
+        return _scalar(value)
     if isinstance(value, Enum):
         return redact(value.value, _depth + 1)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, PurePath):
         return redact_text(str(value))
-    if isinstance(value, bytes | bytearray):
-        return redact_text(repr(bytes(value)))
     if isinstance(value, Mapping):
         return {
             redact_text(str(key)): REDACTED if is_secret_key(key) else redact(item, _depth + 1)
@@ -171,12 +165,26 @@ def redact(value: Any, _depth: int = 0) -> Any:
             else redact(item, _depth + 1)
             for item in items
         ]
+    return _object(value, _depth)
+
+
+def _scalar(value: bool | int | float | str | bytes | bytearray | None) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, float) and not isinstance(value, bool):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bytes | bytearray):
+        return redact_text(repr(bytes(value)))
+    return value
+
+
+def _object(value: Any, depth: int) -> Any:
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
-        return redact(to_dict(), _depth + 1)
+        return redact(to_dict(), depth + 1)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return redact(dataclasses.asdict(value), _depth + 1)
+        return redact(dataclasses.asdict(value), depth + 1)
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump):
-        return redact(model_dump(mode="json"), _depth + 1)
+        return redact(model_dump(mode="json"), depth + 1)
     return redact_text(repr(value))

@@ -1,9 +1,9 @@
-"""Make untrusted text safe to put in the scorer's prompt.
+r"""Make untrusted text safe to put in the scorer's prompt.
 
 Questions and answers come from users, models and tools that nobody vetted. Before they are
 tokenized they go through :func:`normalize_text`, which
 
-* replaces lone UTF-16 surrogates (``"\\ud800"``, or the ``"\\udcff"`` Python makes of an
+* replaces lone UTF-16 surrogates (``"\ud800"``, or the ``"\udcff"`` Python makes of an
   invalid UTF-8 byte in ``argv``) with U+FFFD, so the tokenizer never raises on them;
 * drops carriage returns and replaces every other control character except tab and newline
   (C0, DEL, C1: terminal escapes, NULs) with a space.

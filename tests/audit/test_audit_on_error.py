@@ -57,7 +57,8 @@ def test_fail_open_goes_on_and_logs_every_dropped_record(caplog: pytest.LogCaptu
     assert record.run_id == "run-2"
     assert record.payload["api_key"] == "[REDACTED]"
     assert caplog.text.count("audit.on_error=fail_open") == 2
-    assert isinstance(run.log, PolicyAuditLog) and run.log.dropped == 2
+    assert isinstance(run.log, PolicyAuditLog)
+    assert run.log.dropped == 2
 
 
 def test_guarded_call_with_fail_open_audit_completes() -> None:
