@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from guardrail.cli._terminal import terminal_safe
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
 
 __all__ = ["build_parser", "dispatch", "main"]
@@ -52,10 +53,10 @@ def dispatch(args: argparse.Namespace) -> int:
     try:
         status: int = args.func(args)
     except GuardrailConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 2
     except (GuardrailRuntimeError, MissingExtraError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 1
     return status
 

@@ -6,7 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
+from pydantic import ValidationError
+
 from guardrail.review._sqlite import dumps, from_us, to_us
+from guardrail.review.errors import ReviewStoreError
 from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
 
 COMPONENT = "review"
@@ -73,7 +76,21 @@ def item_row(item: ReviewItem) -> tuple[Any, ...]:
 
 
 def item_from_row(row: sqlite3.Row) -> ReviewItem:
-    """Rebuild an item from a ``SELECT *`` row."""
+    """Rebuild an item from a ``SELECT *`` row; ``ReviewStoreError`` for invalid contents."""
+    try:
+        return _item_from_row(row)
+    except (ValidationError, ValueError, TypeError, KeyError, OverflowError) as exc:
+        try:
+            where = repr(row["id"])[:80]
+        except (IndexError, KeyError):
+            where = "?"
+        detail = " ".join(str(exc).split())[:300]
+        raise ReviewStoreError(
+            f"review item {where} in the database is invalid ({type(exc).__name__}: {detail})"
+        ) from exc
+
+
+def _item_from_row(row: sqlite3.Row) -> ReviewItem:
     decision = None
     if row["verdict"] is not None:
         decision = ReviewDecision(
