@@ -164,6 +164,7 @@ def evaluate_adversarial(
             progress(f"generated {number}/{len(items)} (correct: {answer.correct})")
     cases = score_adversarial(scorer, answers, progress=progress)
     report = adversarial_report(cases)
+    report["generated"] = [{"question": q, "answer": a, "correct": ok} for q, a, ok in answers]
     report["cases"] = [
         {
             "question": c.question,
