@@ -195,6 +195,8 @@ def _adversarial(
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    summary = {k: v for k, v in report.items() if k not in ("cases", "groups", "suffixes")}
+    summary = {
+        k: v for k, v in report.items() if k not in ("cases", "groups", "suffixes", "generated")
+    }
     print(json.dumps({"summary": summary, "files": {"json": str(out)}}, indent=2))
     return 0
