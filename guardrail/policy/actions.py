@@ -163,8 +163,10 @@ _SPEC_NUMBERS = re.compile(r"\d+")
 
 
 def _check_format_spec(name: str, spec: str) -> None:
-    """Refuse nested fields and widths/precisions over :data:`MAX_FORMAT_WIDTH` (checked
-    before anything is rendered: ``{question:>40000000000}`` would need 40 GB)."""
+    """Refuse nested fields and widths/precisions over :data:`MAX_FORMAT_WIDTH`.
+
+    Checked before anything is rendered: ``{question:>40000000000}`` would need 40 GB.
+    """
     if "{" in spec or "}" in spec:
         raise policy_error(
             f"placeholder {{{name}}} in feedback_template has a nested field in its format spec",

@@ -167,3 +167,14 @@ def test_real_tokenizer_scores_invalid_text(embedded_scorer: Any, answer: str) -
 def test_real_tokenizer_cannot_forge_the_turn(embedded_scorer: Any) -> None:
     ids = embedded_scorer.prompt.answer_ids(FORGED)
     assert _no_special(ids, embedded_scorer.tokenizer)
+
+
+@pytest.mark.slow
+def test_real_scorer_session_survives_invalid_tokens(embedded_scorer: Any) -> None:
+    session = embedded_scorer.open_session("What is 2 + 2?")
+    scores = []
+    for piece in ["2 + 2", "\udcff", " = 4.\n", "\ud800", "The answer is 4."]:
+        session.append(piece)
+        scores.append(session.score())
+    session.close()
+    assert all(0.0 <= value <= 1.0 for value in scores)
