@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup demo test lint typecheck unit bench clean browser
+.PHONY: setup demo test lint typecheck unit bench clean browser postgres
 
 setup: $(STAMP)
 
@@ -38,7 +38,15 @@ browser:
 	  && (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) \
 	  || echo "chromium not installed: the screenshot test will skip"; }
 
-test: lint typecheck browser
+# The review queue and audit log tests run against a real PostgreSQL server (Debian's package),
+# which the test fixtures start in a temporary folder on a loopback port; they skip, saying so,
+# where the server binaries are missing and cannot be installed.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
+	  || echo "postgresql not installed: the PostgreSQL tests will skip"; }
+
+test: lint typecheck browser postgres
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -43,3 +43,31 @@ def embedded_scorer(embedded: Any) -> Any:
     from guardrail.scorers.finece import FineCEScorer
 
     return FineCEScorer(embedded.model, embedded.tokenizer, name=EMBEDDED)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """A PostgreSQL server of the session's own (temporary data dir, loopback port).
+
+    Skips, saying why, only where the server binaries are missing (`make test` installs
+    Debian's ``postgresql`` package when run as root).
+    """
+    pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+    from guardrail.testing.postgres import PostgresServer, PostgresUnavailable, find_postgres_bin
+
+    try:
+        find_postgres_bin()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    server = PostgresServer.start_new()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return str(postgres_server.create_database())

@@ -8,6 +8,7 @@
 from guardrail.audit.errors import AuditWriteError
 from guardrail.audit.jsonl import JsonlAuditLog
 from guardrail.audit.log import AuditLog, default_audit_log_path, open_audit_log
+from guardrail.audit.postgres import PostgresAuditLog
 from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.audit.redact import REDACTED, is_secret_key, redact
 from guardrail.audit.run import AuditRun
@@ -21,6 +22,7 @@ __all__ = [
     "AuditRun",
     "AuditWriteError",
     "JsonlAuditLog",
+    "PostgresAuditLog",
     "SQLiteAuditLog",
     "default_audit_log_path",
     "is_secret_key",

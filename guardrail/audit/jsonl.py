@@ -128,6 +128,8 @@ class JsonlAuditLog:
         policy_version: str | int | None = None,
         duration_s: float | None = None,
         elapsed_s: float | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
     ) -> AuditRecord:
         """Append one redacted record as a JSON line; return it."""
         record = make_record(
@@ -138,6 +140,8 @@ class JsonlAuditLog:
             policy_version=policy_version,
             duration_s=duration_s,
             elapsed_s=elapsed_s,
+            trace_id=trace_id,
+            span_id=span_id,
         )
         line = (record.model_dump_json() + "\n").encode()
         try:

@@ -48,6 +48,8 @@ class AuditLog(Protocol):
         policy_version: str | int | None = None,
         duration_s: float | None = None,
         elapsed_s: float | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
     ) -> AuditRecord:
         """Append one record and return it as written."""
         ...
@@ -81,6 +83,8 @@ def make_record(
     policy_version: str | int | None,
     duration_s: float | None,
     elapsed_s: float | None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
 ) -> AuditRecord:
     """Validate and redact the arguments of :meth:`AuditLog.record` into a record."""
     try:
@@ -97,6 +101,8 @@ def make_record(
             payload=redact(dict(payload or {})),
             duration_s=_seconds(duration_s),
             elapsed_s=_seconds(elapsed_s),
+            trace_id=trace_id,
+            span_id=span_id,
         )
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -106,11 +112,26 @@ def make_record(
 def open_audit_log(path: str | os.PathLike[str] | None = None) -> AuditLog:
     """The audit log at ``path`` (default :func:`default_audit_log_path`).
 
-    A ``.db``, ``.sqlite`` or ``.sqlite3`` file is an :class:`~guardrail.audit.sqlite.
-    SQLiteAuditLog` (it may be the review database); anything else a JSON-lines log.
+    A ``postgresql://`` URL is a :class:`~guardrail.audit.postgres.PostgresAuditLog`; a
+    ``sqlite:///PATH`` URL, or a ``.db``, ``.sqlite`` or ``.sqlite3`` file, an
+    :class:`~guardrail.audit.sqlite.SQLiteAuditLog` (it may be the review database); anything
+    else a JSON-lines log.
     """
-    resolved = default_audit_log_path() if path is None else Path(path).expanduser()
-    if resolved.suffix.lower() in SQLITE_SUFFIXES:
+    from guardrail.storage.url import parse_database_url
+
+    target = path if path is not None else os.environ.get(ENV_AUDIT_LOG, "").strip() or None
+    location = parse_database_url(
+        default_audit_log_path() if target is None else target, what="audit log"
+    )
+    if location.backend == "postgresql":
+        from guardrail.audit.postgres import PostgresAuditLog
+
+        assert location.dsn is not None
+        return PostgresAuditLog(location.dsn)
+    assert location.path is not None
+    resolved = location.path
+    is_sqlite_url = os.fspath(target or "").startswith("sqlite:///")
+    if is_sqlite_url or resolved.suffix.lower() in SQLITE_SUFFIXES:
         from guardrail.audit.sqlite import SQLiteAuditLog
 
         return SQLiteAuditLog(resolved)

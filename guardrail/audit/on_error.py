@@ -46,6 +46,8 @@ class PolicyAuditLog:
         policy_version: str | int | None = None,
         duration_s: float | None = None,
         elapsed_s: float | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
     ) -> AuditRecord:
         """Append one record; on a write failure, log it and raise or go on per ``on_error``."""
         options: dict[str, Any] = {
@@ -53,6 +55,8 @@ class PolicyAuditLog:
             "policy_version": policy_version,
             "duration_s": duration_s,
             "elapsed_s": elapsed_s,
+            "trace_id": trace_id,
+            "span_id": span_id,
         }
         try:
             return self.log.record(kind, run_id, payload, **options)

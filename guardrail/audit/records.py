@@ -28,7 +28,8 @@ class AuditRecord(BaseModel):
     ``payload`` is already redacted (see :func:`guardrail.audit.redact.redact`).
     ``duration_s`` is how long the recorded step took (a checkpoint's scoring latency, an
     action's run time, the whole run for ``run_end``); ``elapsed_s`` is the time since the run
-    started, when known.
+    started, when known. ``trace_id`` and ``span_id`` (lower-case hex, as OpenTelemetry prints
+    them) tie the record to the span of the guarded call or attempt, when tracing is on.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -41,3 +42,5 @@ class AuditRecord(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
     duration_s: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     elapsed_s: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    trace_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    span_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")

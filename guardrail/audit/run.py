@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -25,7 +25,11 @@ class AuditRun:
 
     As a context manager it records ``run_start`` on entry and ``run_end`` on exit (with
     ``status`` ``"ok"`` or ``"error"``, after an ``error`` record); exceptions propagate.
+    ``trace_ids``, when set (tracing sets it), returns the ``(trace_id, span_id)`` stamped on
+    each record.
     """
+
+    trace_ids: Callable[[], tuple[str, str] | None] | None = None
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class AuditRun:
         duration_s: float | None = None,
     ) -> AuditRecord:
         """Record one event of this run, stamped with the time since the run started."""
+        ids = None if self.trace_ids is None else self.trace_ids()
         return self.log.record(
             kind,
             self.run_id,
@@ -61,6 +66,8 @@ class AuditRun:
             policy_version=self.policy_version,
             duration_s=duration_s,
             elapsed_s=time.monotonic() - self._started,
+            trace_id=None if ids is None else ids[0],
+            span_id=None if ids is None else ids[1],
         )
 
     def start(self, payload: Mapping[str, Any] | None = None) -> AuditRecord:

@@ -18,8 +18,7 @@ from guardrail.review import _sqlite
 __all__ = ["SQLiteAuditLog"]
 
 COMPONENT = "audit"
-SCHEMA_VERSION = 1
-_DDL = """
+_V1 = """
 CREATE TABLE audit_records (
     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_us          INTEGER NOT NULL,
@@ -33,9 +32,16 @@ CREATE TABLE audit_records (
 );
 CREATE INDEX audit_records_run ON audit_records (run_id, seq);
 """
+_V2 = """
+ALTER TABLE audit_records ADD COLUMN trace_id TEXT;
+ALTER TABLE audit_records ADD COLUMN span_id TEXT;
+"""
+MIGRATIONS = (_V1, _V2)
+"""``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1`` (2: trace and span ids)."""
+SCHEMA_VERSION = len(MIGRATIONS)
 _INSERT = (
     "INSERT INTO audit_records (ts_us, run_id, kind, policy, policy_version, duration_s,"
-    " elapsed_s, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " elapsed_s, payload, trace_id, span_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -49,6 +55,8 @@ def _from_row(row: sqlite3.Row) -> AuditRecord:
         payload=json.loads(row["payload"]),
         duration_s=row["duration_s"],
         elapsed_s=row["elapsed_s"],
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
     )
 
 
@@ -75,7 +83,7 @@ class SQLiteAuditLog:
         self._busy_timeout_s = busy_timeout_s
         self._synchronous: _sqlite.Synchronous = synchronous
         with self._errors():
-            _sqlite.prepare(self._path, busy_timeout_s, COMPONENT, SCHEMA_VERSION, _DDL)
+            _sqlite.prepare(self._path, busy_timeout_s, COMPONENT, MIGRATIONS)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(path={str(self._path)!r})"
@@ -116,6 +124,8 @@ class SQLiteAuditLog:
         policy_version: str | int | None = None,
         duration_s: float | None = None,
         elapsed_s: float | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
     ) -> AuditRecord:
         """Insert one redacted record; return it."""
         record = make_record(
@@ -126,6 +136,8 @@ class SQLiteAuditLog:
             policy_version=policy_version,
             duration_s=duration_s,
             elapsed_s=elapsed_s,
+            trace_id=trace_id,
+            span_id=span_id,
         )
         params = (
             _sqlite.to_us(record.ts),
@@ -136,6 +148,8 @@ class SQLiteAuditLog:
             record.duration_s,
             record.elapsed_s,
             _sqlite.dumps(record.payload),
+            record.trace_id,
+            record.span_id,
         )
         with self._connect() as conn, _sqlite.transaction(conn):
             conn.execute(_INSERT, params)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrail.cli._terminal import json_safe, terminal_safe
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _LOG_HELP = (
-    "audit log: a .jsonl file, or a .db/.sqlite file "
+    "audit log: a .jsonl file, a .db/.sqlite file, sqlite:///PATH or postgresql://user@host/db "
     "(default: $GUARDRAIL_AUDIT_LOG, else ~/.cache/guardrail/audit.jsonl)"
 )
 
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log", metavar="PATH", help=_LOG_HELP)
+    common.add_argument("--log", metavar="URL", help=_LOG_HELP)
     common.add_argument("--json", action="store_true", help="print one JSON record per line")
 
     p = actions.add_parser("tail", parents=[common], help="the latest records")
@@ -55,13 +55,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _open(args: argparse.Namespace) -> AuditLog:
     from guardrail.audit import default_audit_log_path, open_audit_log
+    from guardrail.storage import parse_database_url
 
-    path = Path(args.log).expanduser() if args.log else default_audit_log_path()
-    if not path.exists() and not path.with_name(path.name + ".1").exists():
+    target = args.log or os.environ.get("GUARDRAIL_AUDIT_LOG", "").strip() or None
+    if target is None:
+        target = str(default_audit_log_path())
+    location = parse_database_url(target, what="audit log")
+    path = location.path
+    if path is not None and not path.exists() and not path.with_name(path.name + ".1").exists():
         raise GuardrailConfigError(
             f"no audit log at {path} (pass --log or set GUARDRAIL_AUDIT_LOG)"
         )
-    return open_audit_log(path)
+    return open_audit_log(target)
 
 
 def _format(record: AuditRecord) -> str:

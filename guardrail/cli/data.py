@@ -24,6 +24,7 @@ __all__ = ["main", "register"]
 
 _LITELLM_PREFIX = "litellm:"
 _DEFAULT_GENERATOR = "builtin:smollm2-135m-instruct"
+_ENDLESS = ("synthetic", "table-lookup", "unit-conversion")
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -61,13 +62,14 @@ def _make_generator(args: argparse.Namespace) -> Any:
 def _build(args: argparse.Namespace) -> int:
     from guardrail.data import BuildConfig, LabelStore, build, read_records, summarize
     from guardrail.errors import GuardrailConfigError
-    from guardrail.tasks import SyntheticArithmeticTask, TaskOptions, get_task
+    from guardrail.tasks import TaskOptions, get_task
 
-    task = get_task(
-        args.task, TaskOptions(data=args.data, difficulties=args.difficulty, seed=args.task_seed)
+    options = TaskOptions(
+        data=args.data, difficulties=args.difficulty, seed=args.task_seed, split=args.split
     )
-    if args.limit is None and isinstance(task, SyntheticArithmeticTask):
-        raise GuardrailConfigError("the synthetic task is endless: give --limit N")
+    task = get_task(args.task, options)
+    if args.limit is None and args.task in _ENDLESS:
+        raise GuardrailConfigError(f"the {args.task} task is endless: give --limit N")
     config = BuildConfig(
         k=args.k,
         levels=args.levels,
@@ -82,8 +84,9 @@ def _build(args: argparse.Namespace) -> int:
     settings = {
         "task": args.task,
         "data": None if args.data is None else str(args.data),
-        "difficulty": list(args.difficulty) if args.task == "synthetic" else None,
+        "difficulty": list(args.difficulty) if args.task in _ENDLESS else None,
         "task_seed": args.task_seed,
+        **({"split": args.split} if args.split != "all" else {}),
         "generator": args.generator,
         **config.resume_key(),
     }
@@ -132,13 +135,19 @@ def _add_build(commands: Any) -> None:
         "file; re-running the same command resumes.",
     )
     build.add_argument(
-        "--task", default="synthetic", help="synthetic, gsm8k, multiple-choice, short-answer"
+        "--task",
+        default="synthetic",
+        help="synthetic, table-lookup, unit-conversion, facts, fact-choice (built in); "
+        "gsm8k, multiple-choice, short-answer (with --data)",
     )
     build.add_argument("--data", help="JSONL file of a file-based task")
     build.add_argument(
-        "--difficulty", type=_int_list, default=(1, 2), help="synthetic: steps, e.g. 1,2"
+        "--difficulty", type=_int_list, default=(1, 2), help="generated tasks: levels, e.g. 1,2"
     )
-    build.add_argument("--task-seed", type=int, default=0, help="synthetic: question seed")
+    build.add_argument("--task-seed", type=int, default=0, help="generated tasks: question seed")
+    build.add_argument(
+        "--split", choices=("all", "train", "test"), default="all", help="facts, fact-choice"
+    )
     build.add_argument("--limit", type=int, help="number of questions (required for synthetic)")
     build.add_argument("--k", type=int, default=8, help="samples per state (paper: 30)")
     build.add_argument("--levels", type=int, default=1, help="process levels T")

@@ -78,6 +78,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--difficulties", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--split",
+        choices=("all", "train", "test"),
+        default="all",
+        help="facts, fact-choice: the held-out fifth is test",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument(
@@ -104,7 +110,9 @@ def _task(args: argparse.Namespace) -> Any:
                 )
             ]
         )
-    options = TaskOptions(data=args.data, difficulties=tuple(args.difficulties), seed=args.seed)
+    options = TaskOptions(
+        data=args.data, difficulties=tuple(args.difficulties), seed=args.seed, split=args.split
+    )
     return get_task(name, options)
 
 

@@ -11,6 +11,7 @@ Both print the path of the page they wrote.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ __all__ = ["register"]
 
 _PRESET_PREFIX = "preset:"
 _LOG_HELP = (
-    "audit log: a .jsonl file, or a .db/.sqlite file "
+    "audit log: a .jsonl file, a .db/.sqlite file, sqlite:///PATH or postgresql://user@host/db "
     "(default: $GUARDRAIL_AUDIT_LOG, else ~/.cache/guardrail/audit.jsonl)"
 )
 _POLICY_HELP = "a policy file or preset:NAME"
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("run", nargs="?", metavar="RUN", help="run id")
     target.add_argument("--last", action="store_true", help="the most recent run in the log")
-    parser.add_argument("--log", metavar="PATH", help=_LOG_HELP)
+    parser.add_argument("--log", metavar="URL", help=_LOG_HELP)
     parser.add_argument(
         "--policy",
         metavar="POLICY",
@@ -98,13 +99,18 @@ def _load_policy(reference: str) -> Policy:
 
 def _open_log(path_text: str | None) -> AuditLog:
     from guardrail.audit import default_audit_log_path, open_audit_log
+    from guardrail.storage import parse_database_url
 
-    path = Path(path_text).expanduser() if path_text else default_audit_log_path()
-    if not path.exists() and not path.with_name(path.name + ".1").exists():
+    target = path_text or os.environ.get("GUARDRAIL_AUDIT_LOG", "").strip() or None
+    if target is None:
+        target = str(default_audit_log_path())
+    location = parse_database_url(target, what="audit log")
+    path = location.path
+    if path is not None and not path.exists() and not path.with_name(path.name + ".1").exists():
         raise GuardrailConfigError(
             f"no audit log at {path} (pass --log or set GUARDRAIL_AUDIT_LOG)"
         )
-    return open_audit_log(path)
+    return open_audit_log(target)
 
 
 def _report(args: argparse.Namespace) -> int:

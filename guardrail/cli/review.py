@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,12 +16,15 @@ from guardrail.cli._terminal import json_safe, terminal_safe
 from guardrail.errors import GuardrailConfigError
 
 if TYPE_CHECKING:
-    from guardrail.review import ReviewItem, SQLiteReviewQueue
+    from guardrail.review import ReviewItem, ReviewStore
 
 __all__ = ["register"]
 
 _STATUSES = ("pending", "approved", "edited", "rejected")
-_DB_HELP = "review database (default: $GUARDRAIL_REVIEW_DB, else ~/.cache/guardrail/review.db)"
+_DB_HELP = (
+    "review database: a file, sqlite:///PATH or postgresql://user@host/db "
+    "(default: $GUARDRAIL_REVIEW_DB, else ~/.cache/guardrail/review.db)"
+)
 
 
 def _positive_int(text: str) -> int:
@@ -48,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="review_action", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", help=_DB_HELP)
+    common.add_argument("--db", metavar="URL", help=_DB_HELP)
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument(
         "--status", action="append", choices=_STATUSES, help="only this status (repeatable)"
@@ -73,6 +79,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         p.add_argument("--note", help="why")
         p.set_defaults(func=_decide, verdict=verdict)
 
+    p = actions.add_parser(
+        "claim", parents=[common], help="claim the oldest pending item nobody holds"
+    )
+    p.add_argument("--reviewer", required=True, help="who claims it")
+    p.add_argument("--queue", help="only from this queue")
+    p.add_argument("--lease", type=float, default=900.0, metavar="S", help="hold it S seconds")
+    p.add_argument("--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds")
+    p.add_argument("--json", action="store_true", help="print the item as JSON")
+    p.set_defaults(func=_claim)
+
     p = actions.add_parser("edit", parents=[common], help="replace a pending item's answer")
     p.add_argument("id", metavar="ID", help="review item id")
     p.add_argument("--reviewer", required=True, help="who decides")
@@ -84,16 +100,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.set_defaults(func=_decide, verdict="edit")
 
+    p = actions.add_parser(
+        "notify",
+        parents=[common, filters],
+        help="send matching items to a webhook (re-delivery after an outage)",
+        description="POST a signed review.enqueued (pending) or review.decided notification "
+        "for each matching item, as the queue's WebhookSink does when items change.",
+    )
+    p.add_argument("--url", required=True, help="the webhook URL")
+    p.add_argument(
+        "--secret-env", required=True, metavar="VAR", help="environment variable with the secret"
+    )
+    p.add_argument("--dead-letter", metavar="FILE", help="JSONL file for undeliverable ones")
+    p.set_defaults(func=_notify)
+
     p = actions.add_parser("export", parents=[common, filters], help="export items")
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     p.set_defaults(func=_export)
 
 
-def _open(args: argparse.Namespace) -> SQLiteReviewQueue:
-    from guardrail.review import SQLiteReviewQueue
+@contextmanager
+def _open(args: argparse.Namespace) -> Iterator[ReviewStore]:
+    from guardrail.review import open_review_store
 
-    return SQLiteReviewQueue(args.db, create=False)
+    store = open_review_store(args.db, create=False)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _one_line(text: str, width: int) -> str:
@@ -186,6 +221,37 @@ def _describe(item: ReviewItem) -> str:
     return "\n".join(lines)
 
 
+def _claim(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        item = store.claim(args.reviewer, queue=args.queue, lease_s=args.lease, wait_s=args.wait)
+    if item is None:
+        print("nothing to claim", file=sys.stderr)
+        return 3
+    print(
+        json_safe(item.model_dump(mode="json"), indent=2)
+        if args.json
+        else terminal_safe(_describe(item))
+    )
+    return 0
+
+
+def _notify(args: argparse.Namespace) -> int:
+    from guardrail.review import WebhookSink
+
+    secret = os.environ.get(args.secret_env, "")
+    if not secret:
+        raise GuardrailConfigError(
+            f"--secret-env {args.secret_env}: the variable is unset or empty"
+        )
+    sink = WebhookSink(args.url, secret, dead_letter_path=args.dead_letter)
+    with _open(args) as store:
+        items = store.list(status=args.status, queue=args.queue, since=args.since)
+    for item in items:
+        sink.notify("review.enqueued" if item.decision is None else "review.decided", item)
+    print(f"sent {len(items)} notification(s)", file=sys.stderr)
+    return 0
+
+
 def _edited_answer(args: argparse.Namespace) -> str | None:
     if args.verdict != "edit":
         return None
@@ -203,8 +269,8 @@ def _decide(args: argparse.Namespace) -> int:
     from guardrail.review import ReviewQueue
 
     edited = _edited_answer(args)
-    with ReviewQueue(_open(args)) as queue:
-        item = queue.decide(args.id, args.verdict, args.reviewer, edited, args.note)
+    with _open(args) as store:
+        item = ReviewQueue(store).decide(args.id, args.verdict, args.reviewer, edited, args.note)
     print(terminal_safe(f"{item.id}: {item.status.value} by {args.reviewer}"))
     return 0
 

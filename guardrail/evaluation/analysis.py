@@ -16,6 +16,8 @@ reason under ``undefined``/``reason`` keys):
 * ``downstream``: ``acceptance`` and ``early_abort`` rows per threshold;
 * ``baselines_by_auroc`` (best first); ``flags.auroc_below_0_5``: the dotted path of every
   table above whose AUROC is below 0.5 (e.g. ``methods.p_true.raw``, ``positions.p1``);
+* ``within_question``: right vs wrong answers to the same question
+  (:func:`~guardrail.evaluation.within.within_question_report`), or ``skipped`` with a reason;
 * ``answers``: one entry per answer.
 """
 
@@ -31,6 +33,7 @@ from guardrail.evaluation.calibration import CALIBRATION_KINDS, fit_calibration,
 from guardrail.evaluation.downstream import acceptance, early_abort
 from guardrail.evaluation.metrics import CI_METRICS, metric_table
 from guardrail.evaluation.positions import position_samples
+from guardrail.evaluation.within import AnswerGroup, within_question_report
 
 if TYPE_CHECKING:
     from guardrail.evaluation.runner import AnswerRecord, EvalConfig
@@ -44,6 +47,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "best_baseline_outcome_auroc",
     "base_accuracy",
     "accepted_accuracy_at_0_8",
+    "finece_within_question_auroc",
 )
 METHOD_NAMES: tuple[str, ...] = ("finece", *BASELINE_NAMES)
 """``finece`` is FineCE's outcome-level estimate; the others are the baselines."""
@@ -221,6 +225,7 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
         "best_baseline_outcome_auroc": float(ranked[0]["auroc"]) if ranked else math.nan,
         "base_accuracy": report["meta"]["base_accuracy"],
         "accepted_accuracy_at_0_8": accepted["accepted_accuracy"],
+        "finece_within_question_auroc": report["within_question"].get("macro_auroc", math.nan),
     }
     reasons = {
         "finece_outcome_auroc": finece["undefined"].get("auroc"),
@@ -229,6 +234,8 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
         "best_baseline_outcome_auroc": "no baseline has a defined AUROC",
         "base_accuracy": "no answers",
         "accepted_accuracy_at_0_8": accepted.get("reason"),
+        "finece_within_question_auroc": report["within_question"].get("undefined")
+        or report["within_question"].get("skipped"),
     }
     undefined = {
         key: str(reasons[key] or "undefined")
@@ -244,8 +251,13 @@ def build_report(
     config: EvalConfig,
     info: Mapping[str, Any],
     skipped: Mapping[str, str],
+    groups: Sequence[AnswerGroup] | None = None,
 ) -> dict[str, Any]:
-    """The whole report for ``records`` (see the module docstring for the layout)."""
+    """The whole report for ``records`` (see the module docstring for the layout).
+
+    ``groups`` (the generator's greedy and sampled answers per question, scored) adds the
+    within-question ranking (:mod:`guardrail.evaluation.within`).
+    """
     correct = [r.answer.correct for r in records]
     traces = [r.positions for r in records]
     thresholds = sorted({*config.thresholds, 0.8})
@@ -267,6 +279,11 @@ def build_report(
             "early_abort": early_abort(traces, correct, thresholds),
         },
     }
+    report["within_question"] = (
+        {"skipped": "no sampled answers (self-consistency off or no sampler)"}
+        if groups is None
+        else within_question_report(groups, n_bootstrap=config.n_bootstrap, seed=config.seed)
+    )
     report["baselines_by_auroc"] = _baselines_by_auroc(report["methods"])
     report["flags"] = {"auroc_below_0_5": _low_auroc_paths(report)}
     report["answers"] = _answers(records)

@@ -195,6 +195,26 @@ def _downstream_md(downstream: Mapping[str, Any]) -> list[str]:
     return lines + _table([*header, "correct lost share"], abort)
 
 
+def _within_md(within: Mapping[str, Any] | None) -> list[str]:
+    lines = ["## Right vs wrong answers to the same question (within-question AUROC)", ""]
+    if not within or "skipped" in within:
+        reason = "not run" if not within else within["skipped"]
+        return [*lines, f"Skipped: {reason}.", ""]
+    ci = within.get("ci", {}).get("macro_auroc")
+    interval = f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else ""
+    rows = [
+        [
+            "questions with right and wrong answers",
+            f"{within['questions_mixed']} of {within['questions']}",
+        ],
+        ["answers per question", _fmt(within["answers_per_question"], 1)],
+        ["pairs ranked right", f"{_fmt(within['pairs_ranked_right'], 1)} of {within['pairs']}"],
+        ["macro AUROC (mean over questions, 95% CI)", _fmt(within["macro_auroc"]) + interval],
+        ["micro AUROC (all pairs)", _fmt(within["micro_auroc"])],
+    ]
+    return lines + _table(["", "value"], rows)
+
+
 def markdown_report(report: Mapping[str, Any]) -> str:
     """The report's tables as markdown."""
     meta = report["meta"]
@@ -215,6 +235,7 @@ def markdown_report(report: Mapping[str, Any]) -> str:
     lines += _strategies_md(report["strategies"])
     lines += _bci_md(report["bci"])
     lines += _downstream_md(report["downstream"])
+    lines += _within_md(report.get("within_question"))
     if report["flags"]["auroc_below_0_5"]:
         lines += ["## AUROC below 0.5 (worse than chance)", ""]
         lines += [f"- `{path}`" for path in report["flags"]["auroc_below_0_5"]] + [""]

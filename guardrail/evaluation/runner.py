@@ -50,6 +50,7 @@ from guardrail.evaluation.positions import (
     score_positions,
     strategy_settings,
 )
+from guardrail.evaluation.within import AnswerGroup
 from guardrail.scorers.base import Scorer
 from guardrail.tasks import Task, TaskItem
 
@@ -271,6 +272,9 @@ def evaluate(
         )
         say(f"scored {index + 1}/{len(answers)}")
     futures = _collect_futures(scorer, task, records, sampler, config)
+    groups = None if samples is None else _answer_groups(scorer, task, answers, samples)
+    if groups is not None:
+        say("scored the sampled answers (within-question ranking)")
     skipped = _skipped_methods(sampler, config)
     info = {
         "scorer": scorer.name,
@@ -281,8 +285,30 @@ def evaluate(
         "calibration": _calibration_of(scorer),
         **(meta or {}),
     }
-    report = build_report(records, futures, config, info, skipped)
+    report = build_report(records, futures, config, info, skipped, groups)
     return Evaluation(tuple(records), report)
+
+
+def _answer_groups(
+    scorer: Scorer,
+    task: Task,
+    answers: Sequence[GeneratedAnswer],
+    samples: Sequence[Sequence[str]],
+) -> list[AnswerGroup]:
+    """Each question's greedy and sampled answers, scored at the outcome and graded."""
+    pairs: list[tuple[str, str]] = []
+    graded: list[list[bool]] = []
+    for answer, own in zip(answers, samples, strict=True):
+        texts = [answer.completion, *own]
+        pairs.extend((answer.question, text) for text in texts)
+        graded.append([answer.correct, *(task.check(t, answer.item.reference) for t in own)])
+    scores = scorer.score_batch(pairs) if pairs else []
+    groups, start = [], 0
+    for answer, correct in zip(answers, graded, strict=True):
+        chunk = scores[start : start + len(correct)]
+        start += len(correct)
+        groups.append(AnswerGroup(answer.item.id, tuple(chunk), tuple(correct)))
+    return groups
 
 
 def _calibration_of(scorer: Scorer) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Human review: a durable queue of answers held for a decision, and sinks that announce them.
 
 >>> from guardrail.review import ReviewItem, ReviewQueue
->>> queue = ReviewQueue(path="review.db")                          # doctest: +SKIP
+>>> queue = ReviewQueue(path="review.db")  # or a postgresql:// URL   # doctest: +SKIP
 >>> item = queue.enqueue(ReviewItem(question="q", answer="a"), dedupe_key="run-1")  # doctest: +SKIP
 >>> queue.wait(item.id, timeout_s=600).final_answer                # doctest: +SKIP
 """
@@ -17,10 +17,17 @@ from guardrail.review.errors import (
     WebhookDeliveryError,
 )
 from guardrail.review.models import ReviewAttempt, ReviewDecision, ReviewItem, ReviewStatus, Verdict
+from guardrail.review.postgres import PostgresReviewQueue
 from guardrail.review.queue import ReviewQueue
 from guardrail.review.sinks import ReviewEvent, ReviewSink
 from guardrail.review.sqlite import SQLiteReviewQueue
-from guardrail.review.store import ExportFormat, ReviewStore, default_review_db_path
+from guardrail.review.store import (
+    ExportFormat,
+    ReviewStore,
+    default_review_db,
+    default_review_db_path,
+    open_review_store,
+)
 from guardrail.review.webhook import DeliveryReport, WebhookSink, sign, verify_signature
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "DeliveryReport",
     "ExportFormat",
     "InvalidDecisionError",
+    "PostgresReviewQueue",
     "ReviewAttempt",
     "ReviewDecision",
     "ReviewError",
@@ -45,7 +53,9 @@ __all__ = [
     "Verdict",
     "WebhookDeliveryError",
     "WebhookSink",
+    "default_review_db",
     "default_review_db_path",
+    "open_review_store",
     "sign",
     "verify_signature",
 ]

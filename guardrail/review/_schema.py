@@ -6,16 +6,13 @@ import json
 import sqlite3
 from typing import Any
 
-from pydantic import ValidationError
-
 from guardrail.review._sqlite import dumps, from_us, to_us
-from guardrail.review.errors import ReviewStoreError
+from guardrail.review.errors import ROW_ERRORS, invalid_row
 from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
 
 COMPONENT = "review"
-SCHEMA_VERSION = 1
 
-DDL = """
+_V1 = """
 CREATE TABLE review_items (
     id            TEXT PRIMARY KEY,
     dedupe_key    TEXT UNIQUE,
@@ -44,6 +41,13 @@ CREATE INDEX review_items_created ON review_items (created_us);
 CREATE INDEX review_items_status ON review_items (status, created_us);
 CREATE INDEX review_items_queue ON review_items (queue, created_us);
 """
+_V2 = """
+ALTER TABLE review_items ADD COLUMN claimed_by TEXT;
+ALTER TABLE review_items ADD COLUMN claimed_until_us INTEGER;
+"""
+MIGRATIONS = (_V1, _V2)
+"""``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1`` (2: reviewer claims)."""
+SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
     "id, dedupe_key, created_us, status, queue, question, answer, partial, confidence, rule,"
@@ -79,15 +83,8 @@ def item_from_row(row: sqlite3.Row) -> ReviewItem:
     """Rebuild an item from a ``SELECT *`` row; ``ReviewStoreError`` for invalid contents."""
     try:
         return _item_from_row(row)
-    except (ValidationError, ValueError, TypeError, KeyError, OverflowError) as exc:
-        try:
-            where = repr(row["id"])[:80]
-        except (IndexError, KeyError):
-            where = "?"
-        detail = " ".join(str(exc).split())[:300]
-        raise ReviewStoreError(
-            f"review item {where} in the database is invalid ({type(exc).__name__}: {detail})"
-        ) from exc
+    except ROW_ERRORS as exc:
+        raise invalid_row(row["id"], exc) from exc
 
 
 def _item_from_row(row: sqlite3.Row) -> ReviewItem:
@@ -117,4 +114,6 @@ def _item_from_row(row: sqlite3.Row) -> ReviewItem:
         metadata=json.loads(row["metadata"]),
         dedupe_key=row["dedupe_key"],
         decision=decision,
+        claimed_by=row["claimed_by"],
+        claimed_until=None if row["claimed_until_us"] is None else from_us(row["claimed_until_us"]),
     )

@@ -10,7 +10,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,33 +129,36 @@ def _version(conn: sqlite3.Connection, component: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def prepare(path: Path, busy_timeout_s: float, component: str, version: int, ddl: str) -> None:
-    """Enable WAL, run ``ddl`` on first use of ``component``, and refuse a newer version.
+def prepare(path: Path, busy_timeout_s: float, component: str, migrations: Sequence[str]) -> None:
+    """Enable WAL, bring ``component`` to version ``len(migrations)``, refuse a newer version.
 
-    Only the first use writes; later opens just read the version, so opening never waits for
-    another process's write lock.
+    ``migrations[i]`` takes the schema from version ``i`` to ``i + 1`` (statements separated by
+    ``;``), all in one transaction. Only a database behind this code writes; later opens just
+    read the version, so opening never waits for another process's write lock.
     """
+    target = len(migrations)
     with connection(path, busy_timeout_s, "FULL") as conn:
         found = _version(conn, component)
-        if found is None:
+        if found is None or found < target:
             _enable_wal(conn, path, busy_timeout_s)
             with transaction(conn):
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS guardrail_schema"
                     " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
                 )
-                found = _version(conn, component)  # another process may have won the race
-                if found is None:
-                    for statement in ddl.split(";"):
+                found = _version(conn, component) or 0  # another process may have won the race
+                for version in range(found, target):
+                    for statement in migrations[version].split(";"):
                         if statement.strip():
                             conn.execute(statement)
+                if found < target:
                     conn.execute(
-                        "INSERT INTO guardrail_schema (component, version) VALUES (?, ?)",
-                        (component, version),
+                        "INSERT INTO guardrail_schema (component, version) VALUES (?, ?)"
+                        " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                        (component, target),
                     )
-                    found = version
-        if found > version:
+        if found > target:
             raise GuardrailConfigError(
                 f"{path}: {component} schema version {found} is newer than this "
-                f"guardrail supports ({version}); upgrade finece-guardrail"
+                f"guardrail supports ({target}); upgrade finece-guardrail"
             )

@@ -33,6 +33,8 @@ CSV_COLUMNS = (
     "events",
     "attempts",
     "metadata",
+    "claimed_by",
+    "claimed_until",
 )
 
 

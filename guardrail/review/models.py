@@ -130,7 +130,8 @@ class ReviewItem(_Model):
     ``answer`` is what the model produced up to the point the guard stopped it (``partial`` says
     whether generation was cut short). ``confidence`` is the confidence that triggered the
     review and ``rule`` the policy rule that fired. ``status`` and ``decision`` move together:
-    ``pending`` has no decision; every other status has the matching one.
+    ``pending`` has no decision; every other status has the matching one. ``claimed_by`` is the
+    reviewer who last claimed the item (see ``claim``) and ``claimed_until`` when that lapses.
     """
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=200)
@@ -149,6 +150,8 @@ class ReviewItem(_Model):
     metadata: JsonObject = Field(default_factory=dict)
     dedupe_key: str | None = None
     decision: ReviewDecision | None = None
+    claimed_by: str | None = None
+    claimed_until: AwareDatetime | None = None
 
     @field_validator("events", mode="before")
     @classmethod

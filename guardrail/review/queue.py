@@ -19,20 +19,22 @@ from guardrail.errors import GuardrailConfigError
 from guardrail.review.errors import ReviewNotifyError, ReviewTimeoutError
 from guardrail.review.models import ReviewDecision, ReviewItem, Verdict
 from guardrail.review.sinks import ReviewEvent, ReviewSink
-from guardrail.review.sqlite import SQLiteReviewQueue
-from guardrail.review.store import ExportFormat, ReviewStore, StatusFilter
+from guardrail.review.store import ExportFormat, ReviewStore, StatusFilter, open_review_store
 
 if TYPE_CHECKING:
     from guardrail.audit.log import AuditLog
 
 __all__ = ["ReviewQueue"]
 
+_WAIT_SLICE_S = 2.0
+
 
 class ReviewQueue:
     """Enqueue answers for human review, decide on them, and wait for decisions.
 
-    ``store`` defaults to a :class:`~guardrail.review.sqlite.SQLiteReviewQueue` at ``path``
-    (itself defaulting to ``$GUARDRAIL_REVIEW_DB`` or the user cache). ``sinks`` are notified
+    ``store`` defaults to the store at ``path``: a file or ``sqlite:///PATH`` (SQLite) or a
+    ``postgresql://`` URL, itself defaulting to ``$GUARDRAIL_REVIEW_DB`` or the user cache
+    (see :func:`~guardrail.review.store.open_review_store`). ``sinks`` are notified
     of ``review.enqueued`` and ``review.decided``; ``audit`` records an ``action`` per enqueued
     item and a ``decision`` per human decision, under the item's ``run_id`` (else its id).
     """
@@ -47,7 +49,7 @@ class ReviewQueue:
     ) -> None:
         if store is not None and path is not None:
             raise GuardrailConfigError("pass either store or path to ReviewQueue, not both")
-        self._store: ReviewStore = store if store is not None else SQLiteReviewQueue(path)
+        self._store: ReviewStore = store if store is not None else open_review_store(path)
         self._sinks = tuple(sinks)
         self._audit = audit
 
@@ -90,6 +92,21 @@ class ReviewQueue:
         self._announce("review.decided", item)
         return item
 
+    def claim(
+        self,
+        reviewer: str,
+        *,
+        queue: str | None = None,
+        lease_s: float = 900.0,
+        wait_s: float = 0.0,
+    ) -> ReviewItem | None:
+        """Claim the oldest pending item nobody holds (see :meth:`ReviewStore.claim`)."""
+        return self._store.claim(reviewer, queue=queue, lease_s=lease_s, wait_s=wait_s)
+
+    def release(self, item_id: str, reviewer: str) -> ReviewItem:
+        """Give back ``reviewer``'s claim on the item."""
+        return self._store.release(item_id, reviewer)
+
     def approve(self, item_id: str, reviewer: str, note: str | None = None) -> ReviewItem:
         """Approve the answer as it stands."""
         return self.decide(item_id, Verdict.APPROVE, reviewer, note=note)
@@ -120,6 +137,10 @@ class ReviewQueue:
         """Items oldest first, filtered by status(es), queue and creation time."""
         return self._store.list(status=status, queue=queue, since=since, limit=limit)
 
+    def pending_counts(self) -> dict[str, int]:
+        """Pending items per queue (what the telemetry's queue depth gauge reports)."""
+        return self._store.pending_counts()
+
     def poll(self, item_id: str) -> ReviewDecision | None:
         """The decision on an item, or ``None`` while it is pending (never blocks)."""
         return self._store.get(item_id).decision
@@ -129,7 +150,10 @@ class ReviewQueue:
         return self._store.wait(item_id, timeout_s, poll_s)
 
     async def wait_async(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:
-        """:meth:`wait` for async callers: reads in a worker thread, sleeps on the event loop."""
+        """:meth:`wait` for async callers: the store waits in a worker thread.
+
+        It waits in slices of a few seconds, so that a cancelled caller leaves no long wait.
+        """
         if timeout_s < 0 or poll_s <= 0:
             raise GuardrailConfigError(
                 f"wait needs timeout_s >= 0 and poll_s > 0, got {timeout_s!r} and {poll_s!r}"
@@ -137,13 +161,14 @@ class ReviewQueue:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            item = await asyncio.to_thread(self._store.get, item_id)
-            if item.decision is not None:
-                return item
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise ReviewTimeoutError(item_id, timeout_s)
-            await asyncio.sleep(min(poll_s, remaining))
+            remaining = max(0.0, deadline - loop.time())
+            try:
+                return await asyncio.to_thread(
+                    self._store.wait, item_id, min(remaining, _WAIT_SLICE_S), poll_s
+                )
+            except ReviewTimeoutError:
+                if deadline - loop.time() <= 0:
+                    raise ReviewTimeoutError(item_id, timeout_s) from None
 
     def export(
         self,

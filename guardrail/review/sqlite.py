@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -104,9 +104,7 @@ class SQLiteReviewQueue:
         self._synchronous: _sqlite.Synchronous = synchronous
         self._closed = False
         with self._errors():
-            _sqlite.prepare(
-                self._path, busy_timeout_s, _schema.COMPONENT, _schema.SCHEMA_VERSION, _schema.DDL
-            )
+            _sqlite.prepare(self._path, busy_timeout_s, _schema.COMPONENT, _schema.MIGRATIONS)
 
     @property
     def path(self) -> Path:
@@ -161,6 +159,8 @@ class SQLiteReviewQueue:
                     f"dedupe_key {dedupe_key!r} conflicts with the item's {item.dedupe_key!r}"
                 )
             item = item.model_copy(update={"dedupe_key": dedupe_key})
+        if item.claimed_by is not None or item.claimed_until is not None:
+            item = item.model_copy(update={"claimed_by": None, "claimed_until": None})
         with self._connect(write=True) as conn:
             if conn.execute(_schema.INSERT_ITEM, _schema.item_row(item)).rowcount == 1:
                 return item
@@ -206,6 +206,82 @@ class SQLiteReviewQueue:
             )
             row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
         return _schema.item_from_row(row)
+
+    def claim(
+        self,
+        reviewer: str,
+        *,
+        queue: str | None = None,
+        lease_s: float = 900.0,
+        wait_s: float = 0.0,
+        poll_s: float = 0.5,
+    ) -> ReviewItem | None:
+        """Claim the oldest pending item that nobody holds (or whose claim lapsed).
+
+        The claim lasts ``lease_s`` seconds; two reviewers never hold the same item (claims
+        are ``BEGIN IMMEDIATE`` transactions). With ``wait_s`` the call polls every ``poll_s``
+        for that long. Returns ``None`` when there is nothing to claim.
+        """
+        if not lease_s > 0 or wait_s < 0 or poll_s <= 0:
+            raise GuardrailConfigError(
+                f"claim needs lease_s > 0, wait_s >= 0 and poll_s > 0, "
+                f"got {lease_s!r}, {wait_s!r} and {poll_s!r}"
+            )
+        if not reviewer.strip():
+            raise InvalidDecisionError("a claim needs a reviewer")
+        deadline = time.monotonic() + wait_s
+        while True:
+            item = self._claim_once(reviewer, queue, lease_s)
+            remaining = deadline - time.monotonic()
+            if item is not None or remaining <= 0:
+                return item
+            time.sleep(min(poll_s, remaining))
+
+    def _claim_once(self, reviewer: str, queue: str | None, lease_s: float) -> ReviewItem | None:
+        now = _sqlite.to_us(datetime.now(UTC))
+        sql = (
+            "SELECT id FROM review_items WHERE status = 'pending'"
+            " AND (claimed_until_us IS NULL OR claimed_until_us <= ?)"
+        )
+        params: builtins.list[Any] = [now]
+        if queue is not None:
+            sql += " AND queue = ?"
+            params.append(queue)
+        with self._connect(write=True) as conn:
+            row = conn.execute(sql + " ORDER BY created_us, id LIMIT 1", params).fetchone()
+            if row is None:
+                return None
+            until = now + round(lease_s * 1_000_000)
+            conn.execute(
+                "UPDATE review_items SET claimed_by = ?, claimed_until_us = ? WHERE id = ?",
+                (reviewer, until, row["id"]),
+            )
+            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (row["id"],)).fetchone()
+        return _schema.item_from_row(row)
+
+    def release(self, item_id: str, reviewer: str) -> ReviewItem:
+        """Give back a claim ``reviewer`` holds, so that others can claim the item."""
+        with self._connect(write=True) as conn:
+            row = conn.execute(
+                "SELECT claimed_by FROM review_items WHERE id = ?", (item_id,)
+            ).fetchone()
+            if row is None:
+                raise ReviewItemNotFoundError(item_id, str(self._path))
+            if row["claimed_by"] != reviewer:
+                raise InvalidDecisionError(
+                    f"review item {item_id!r} is claimed by {row['claimed_by']!r}, not {reviewer!r}"
+                )
+            conn.execute("UPDATE review_items SET claimed_until_us = NULL WHERE id = ?", (item_id,))
+            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
+        return _schema.item_from_row(row)
+
+    def pending_counts(self) -> dict[str, int]:
+        """How many items wait for a decision, per queue."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT queue, count(*) FROM review_items WHERE status = 'pending' GROUP BY queue"
+            ).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def get(self, item_id: str) -> ReviewItem:
         """The item with this id."""

@@ -1,7 +1,8 @@
 """The narrow storage interface of the review queue, and where its database lives by default.
 
 :class:`ReviewStore` is all the queue needs from a database; :class:`SQLiteReviewQueue` is the
-embedded implementation and a server database only has to provide the same methods.
+embedded implementation and :class:`PostgresReviewQueue` the one for a fleet.
+:func:`open_review_store` picks one by URL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Literal, Protocol, TextIO, runtime_checkable
 
 from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
 
-__all__ = ["ExportFormat", "ReviewStore", "StatusFilter", "default_review_db_path"]
+__all__ = [
+    "ExportFormat",
+    "ReviewStore",
+    "StatusFilter",
+    "default_review_db",
+    "default_review_db_path",
+    "open_review_store",
+]
 
 ExportFormat = Literal["jsonl", "csv"]
 StatusFilter = ReviewStatus | str | Collection[ReviewStatus | str] | None
@@ -31,6 +39,36 @@ def default_review_db_path() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     base = Path(cache).expanduser() if cache else Path.home() / ".cache"
     return base / "guardrail" / "review.db"
+
+
+def default_review_db() -> str:
+    """``$GUARDRAIL_REVIEW_DB`` as given (a path or a URL), else :func:`default_review_db_path`."""
+    configured = os.environ.get(ENV_REVIEW_DB, "").strip()
+    return configured or str(default_review_db_path())
+
+
+def open_review_store(
+    target: str | os.PathLike[str] | None = None, *, create: bool = True
+) -> ReviewStore:
+    """The review store at ``target``.
+
+    ``target`` is a path or ``sqlite:///PATH`` (an SQLite file) or a ``postgresql://`` URL;
+    ``None`` means :func:`default_review_db`. With ``create=False`` a missing SQLite file is
+    an error instead of a new, empty queue.
+    """
+    from guardrail.storage.url import parse_database_url
+
+    location = parse_database_url(
+        default_review_db() if target is None else target, what="review database"
+    )
+    if location.backend == "postgresql":
+        from guardrail.review.postgres import PostgresReviewQueue
+
+        assert location.dsn is not None
+        return PostgresReviewQueue(location.dsn)
+    from guardrail.review.sqlite import SQLiteReviewQueue
+
+    return SQLiteReviewQueue(location.path, create=create)
 
 
 @runtime_checkable
@@ -78,6 +116,28 @@ class ReviewStore(Protocol):
         :class:`~guardrail.review.errors.InvalidDecisionError` for a malformed decision
         (``edit`` needs ``edited_answer``).
         """
+        ...
+
+    def claim(
+        self,
+        reviewer: str,
+        *,
+        queue: str | None = None,
+        lease_s: float = 900.0,
+        wait_s: float = 0.0,
+    ) -> ReviewItem | None:
+        """Claim the oldest pending item nobody holds for ``lease_s`` seconds; ``None`` if none.
+
+        Two reviewers never hold the same item at once. ``wait_s`` waits that long for one.
+        """
+        ...
+
+    def release(self, item_id: str, reviewer: str) -> ReviewItem:
+        """Give back ``reviewer``'s claim on the item."""
+        ...
+
+    def pending_counts(self) -> dict[str, int]:
+        """Pending items per queue."""
         ...
 
     def wait(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:

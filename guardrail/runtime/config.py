@@ -125,15 +125,29 @@ class GuardConfig:
         return self._scorer
 
     def audit_run(self, run_id: str | None) -> Any:
-        """A new :class:`guardrail.audit.AuditRun` for one call (``None`` without audit log)."""
-        if self.audit is None:
-            return None
-        from guardrail.audit import AuditRun
-        from guardrail.audit.on_error import PolicyAuditLog
+        """The recorder of one call: an audit run, wrapped in spans when telemetry is on.
 
-        log = PolicyAuditLog(self.audit, self.policy.audit.on_error)
-        return AuditRun(
-            log, run_id=run_id, policy=self.policy.name, policy_version=self.policy.version
+        A :class:`guardrail.audit.AuditRun` (``None`` without audit log), inside a
+        :class:`guardrail.telemetry.TracedRun` when :mod:`guardrail.telemetry` is configured.
+        """
+        from guardrail.telemetry.instruments import current_telemetry
+
+        run = None
+        if self.audit is not None:
+            from guardrail.audit import AuditRun
+            from guardrail.audit.on_error import PolicyAuditLog
+
+            run = AuditRun(
+                PolicyAuditLog(self.audit, self.policy.audit.on_error),
+                run_id=run_id,
+                policy=self.policy.name,
+                policy_version=self.policy.version,
+            )
+        telemetry = current_telemetry()
+        if telemetry is None:
+            return run
+        return telemetry.traced_run(
+            run, run_id=run_id, policy=self.policy.name, policy_version=self.policy.version
         )
 
     def watch(
@@ -144,7 +158,11 @@ class GuardConfig:
         audit: Any = None,
         listener: WatchListener | None = None,
     ) -> AnswerWatch:
-        """A new :class:`AnswerWatch` for one answer."""
+        """A new :class:`AnswerWatch` for one answer (one attempt of a call)."""
+        from guardrail.telemetry.run import TracedRun
+
+        if isinstance(audit, TracedRun):
+            audit.begin_attempt(context.attempt, context.model)
         return AnswerWatch(
             self.engine,
             self.scorer,

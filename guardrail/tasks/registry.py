@@ -10,10 +10,14 @@ from types import MappingProxyType
 from guardrail.errors import ConfigIssue, GuardrailConfigError
 from guardrail.tasks.base import Reference, Task
 from guardrail.tasks.choice import MultipleChoiceTask, check_choice
+from guardrail.tasks.facts import FactChoiceTask, FactsTask
 from guardrail.tasks.gsm8k import GSM8KTask
 from guardrail.tasks.numeric import check_numeric
 from guardrail.tasks.short_answer import ShortAnswerTask, check_short_answer
+from guardrail.tasks.splits import Split
 from guardrail.tasks.synthetic import SyntheticArithmeticTask
+from guardrail.tasks.table import TableLookupTask
+from guardrail.tasks.units import UnitConversionTask
 
 __all__ = ["CHECKERS", "TASKS", "Checker", "TaskOptions", "get_checker", "get_task"]
 
@@ -22,11 +26,16 @@ Checker = Callable[[str, Reference], bool]
 
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
-    """Settings a task may need: a data file (file-based tasks), difficulties and seed."""
+    """Settings a task may need: a data file (file-based tasks), difficulties, seed, split.
+
+    ``split`` applies to the finite built-in tasks (``facts``, ``fact-choice``): a fixed fifth
+    of their questions is ``test``; generated tasks hold questions out with another ``seed``.
+    """
 
     data: str | Path | None = None
     difficulties: Sequence[int] = (1, 2)
     seed: int = 0
+    split: Split = "all"
 
 
 def _needs_data(name: str, options: TaskOptions) -> Path:
@@ -46,6 +55,10 @@ def _needs_data(name: str, options: TaskOptions) -> Path:
 TASKS: Mapping[str, Callable[[TaskOptions], Task]] = MappingProxyType(
     {
         "synthetic": lambda o: SyntheticArithmeticTask(o.difficulties, seed=o.seed),
+        "table-lookup": lambda o: TableLookupTask(o.difficulties, seed=o.seed),
+        "unit-conversion": lambda o: UnitConversionTask(o.difficulties, seed=o.seed),
+        "facts": lambda o: FactsTask(seed=o.seed, split=o.split),
+        "fact-choice": lambda o: FactChoiceTask(seed=o.seed, split=o.split),
         "gsm8k": lambda o: GSM8KTask(_needs_data("gsm8k", o)),
         "multiple-choice": lambda o: MultipleChoiceTask(_needs_data("multiple-choice", o)),
         "short-answer": lambda o: ShortAnswerTask(_needs_data("short-answer", o)),

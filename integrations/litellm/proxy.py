@@ -83,8 +83,9 @@ class FineCEGuardrail(CustomGuardrail):
     ``policy`` is a preset name, a policy file or YAML text. ``scorer`` overrides the policy's
     ``scorer.model`` with another model reference, or names a ``module:attribute`` holding a
     :class:`~guardrail.scorers.Scorer` (or a class or factory that makes one, called without
-    arguments). ``review_db`` is the SQLite review queue that human-review decisions go to,
-    ``audit_log`` an audit log path (``.db``: SQLite, else JSON lines). ``observe=True`` records
+    arguments). ``review_db`` is the review queue that human-review decisions go to (a file or a
+    ``postgresql://`` URL), ``audit_log`` an audit log path or URL (``.db``: SQLite,
+    ``postgresql://``: PostgreSQL, else JSON lines). ``observe=True`` records
     decisions without acting. The proxy passes ``guardrail_name``, ``event_hook`` (the
     ``mode``) and ``default_on``; other keys of ``litellm_params`` reach litellm's base class.
     """
@@ -365,9 +366,9 @@ def _import_scorer(reference: str) -> Scorer:
 def _review_queue(path: str | None) -> Any:
     if path is None:
         return None
-    from guardrail.review import SQLiteReviewQueue
+    from guardrail.review import open_review_store
 
-    return SQLiteReviewQueue(path)
+    return open_review_store(path)
 
 
 def _audit_log(path: str | None) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import guardrail.cli
-from guardrail.audit import AuditRecord, JsonlAuditLog, SQLiteAuditLog
+from guardrail.audit import AuditLog, AuditRecord, JsonlAuditLog, SQLiteAuditLog, open_audit_log
 from guardrail.cli import audit as audit_cli
 
 Run = Callable[..., tuple[int, str, str]]
@@ -26,10 +26,18 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     return run
 
 
-@pytest.fixture(params=["audit.jsonl", "audit.db"])
-def log_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    path = tmp_path / str(request.param)
-    log = JsonlAuditLog(path) if path.suffix == ".jsonl" else SQLiteAuditLog(path)
+@pytest.fixture(params=["audit.jsonl", "audit.db", "sqlite-url", "postgres"])
+def log_path(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A log of each backend, as the path or URL that ``--log`` takes."""
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+        log: AuditLog = open_audit_log(url)
+    elif request.param == "sqlite-url":
+        url = f"sqlite:///{tmp_path / 'audit.log'}"
+        log = open_audit_log(url)
+    else:
+        url = str(tmp_path / str(request.param))
+        log = JsonlAuditLog(url) if url.endswith(".jsonl") else SQLiteAuditLog(url)
     for i in range(5):
         log.record(
             "checkpoint",
@@ -40,7 +48,7 @@ def log_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
             duration_s=0.01,
         )
     log.close()
-    return path
+    return url
 
 
 def test_register_on_a_fresh_parser() -> None:
@@ -50,7 +58,7 @@ def test_register_on_a_fresh_parser() -> None:
     assert (args.n, args.log) == (3, "x.jsonl")
 
 
-def test_tail(run: Run, log_path: Path) -> None:
+def test_tail(run: Run, log_path: str) -> None:
     code, out, _ = run("audit", "tail", "-n", "2", "--log", str(log_path))
     assert code == 0
     lines = out.splitlines()
@@ -63,7 +71,7 @@ def test_tail(run: Run, log_path: Path) -> None:
     assert [r.payload["i"] for r in records] == [0, 1, 2, 3, 4]
 
 
-def test_show(run: Run, log_path: Path) -> None:
+def test_show(run: Run, log_path: str) -> None:
     code, out, _ = run("audit", "show", "run-0", "--log", str(log_path), "--json")
     assert code == 0
     assert [json.loads(line)["payload"]["i"] for line in out.splitlines()] == [0, 2, 4]
@@ -72,7 +80,7 @@ def test_show(run: Run, log_path: Path) -> None:
     assert "no audit records for run 'run-9'" in err
 
 
-def test_log_from_environment(run: Run, log_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_from_environment(run: Run, log_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GUARDRAIL_AUDIT_LOG", str(log_path))
     code, out, _ = run("audit", "show", "run-1")
     assert code == 0

@@ -34,6 +34,7 @@ def test_public_api_is_pinned() -> None:
             "AuditRun",
             "AuditWriteError",
             "JsonlAuditLog",
+            "PostgresAuditLog",
             "SQLiteAuditLog",
             "default_audit_log_path",
             "is_secret_key",
@@ -68,6 +69,8 @@ def test_record_fields_one_json_object_per_line(tmp_path: Path) -> None:
         "payload",
         "duration_s",
         "elapsed_s",
+        "trace_id",
+        "span_id",
     }
     assert raw["kind"] == "checkpoint"
     assert raw["policy_version"] == "3"

@@ -50,7 +50,7 @@ def test_shares_the_review_database(tmp_path: Path) -> None:
         versions = dict(conn.execute("SELECT component, version FROM guardrail_schema"))
     finally:
         conn.close()
-    assert versions == {"review": 1, "audit": 1}
+    assert versions == {"review": 2, "audit": 2}
 
 
 def test_concurrent_threads(tmp_path: Path) -> None:

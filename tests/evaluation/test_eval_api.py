@@ -32,6 +32,7 @@ def test_summary_keys_are_the_issue_s() -> None:
         "best_baseline_outcome_auroc",
         "base_accuracy",
         "accepted_accuracy_at_0_8",
+        "finece_within_question_auroc",
     )
 
 

@@ -53,6 +53,10 @@ def test_eval_end_to_end(
     assert report["meta"]["task"] == "gsm8k"
     assert report["config"]["self_consistency"] == 1
     assert report["methods"]["self_consistency"]["status"] == "ok"
+    within = report["within_question"]
+    assert within["questions"] == 3
+    assert within["answers_per_question"] == 2  # the greedy answer and one sample
+    assert "within-question AUROC" in out.with_suffix(".md").read_text()
     for key in ("markdown", "reliability", "positions"):
         assert Path(printed["files"][key]).is_file()
     assert printed["files"]["markdown"] == str(out.with_suffix(".md"))

@@ -79,6 +79,20 @@ def test_report_run_default_output(
     assert "Policy &#x27;strict&#x27;" in (tmp_path / out.strip()).read_text(encoding="utf-8")
 
 
+def test_report_from_a_postgres_log(run: Run, postgres_url: str, tmp_path: Path) -> None:
+    from report_audit import write_run
+
+    from guardrail.audit import PostgresAuditLog
+
+    with PostgresAuditLog(postgres_url) as log:
+        write_run(log)
+    output = tmp_path / "pg.html"
+    code, out, err = run("report", "--last", "--log", postgres_url, "-o", str(output))
+    assert out.strip() == str(output)
+    assert (code, err) == (0, "")
+    assert RUN_ID in output.read_text(encoding="utf-8")
+
+
 def test_report_unknown_run(run: Run, log_path: Path) -> None:
     code, out, err = run("report", "no-such-run", "--log", str(log_path))
     assert (code, out) == (1, "")

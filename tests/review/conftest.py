@@ -11,7 +11,7 @@ import pytest
 from webhook_server import WebhookServer, make_handler
 
 from guardrail.events import CheckpointEvent, Stage
-from guardrail.review import ReviewItem, SQLiteReviewQueue
+from guardrail.review import ReviewItem, ReviewStore, SQLiteReviewQueue, open_review_store
 
 _counter = itertools.count()
 
@@ -22,9 +22,27 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[SQLiteReviewQueue]:
+def sqlite_store(db_path: Path) -> Iterator[SQLiteReviewQueue]:
     with SQLiteReviewQueue(db_path) as queue:
         yield queue
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def review_db(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """Where a review queue lives: an SQLite file, or a new database on the test server."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(review_db: str) -> Iterator[ReviewStore]:
+    """The same store tests run against both backends."""
+    queue = open_review_store(review_db)
+    try:
+        yield queue
+    finally:
+        queue.close()
 
 
 def make_checkpoint(index: int = 1, confidence: float = 0.2) -> CheckpointEvent:

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,52 @@ def test_db_from_environment(
     code, out, _ = run("review", "list", "--json")
     assert code == 0
     assert len(json.loads(out)) == 3
+
+
+def test_claim_and_decide_on_either_backend(run: Run, review_db: str, make_item: MakeItem) -> None:
+    from guardrail.review import open_review_store
+
+    with open_review_store(review_db) as store:
+        first = store.enqueue(make_item(queue="q"))
+    code, out, _ = run("review", "claim", "--db", review_db, "--reviewer", "ann", "--json")
+    assert code == 0
+    claimed = ReviewItem.model_validate_json(out)
+    assert (claimed.id, claimed.claimed_by) == (first.id, "ann")
+    code, _, err = run("review", "claim", "--db", review_db, "--reviewer", "bob")
+    assert (code, err.strip()) == (3, "nothing to claim")
+    code, out, _ = run("review", "approve", first.id, "--db", review_db, "--reviewer", "ann")
+    assert (code, out.strip()) == (0, f"{first.id}: approved by ann")
+    code, out, _ = run("review", "list", "--db", review_db, "--status", "approved", "--json")
+    assert [item["id"] for item in json.loads(out)] == [first.id]
+
+
+def test_notify_sends_matching_items_to_a_webhook(
+    run: Run,
+    review_db: str,
+    make_item: MakeItem,
+    webhook_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from guardrail.review import open_review_store, verify_signature
+
+    with open_review_store(review_db) as store:
+        pending = store.enqueue(make_item(queue="q"))
+        decided = store.enqueue(make_item(queue="q"))
+        store.decide(decided.id, "reject", "ann")
+        store.enqueue(make_item(queue="other"))
+    monkeypatch.setenv("HOOK_SECRET", "k3y")
+    args = ["--db", review_db, "--queue", "q", "--url", webhook_server.url]
+    code, _, err = run("review", "notify", *args, "--secret-env", "HOOK_SECRET")
+    assert (code, err.strip()) == (0, "sent 2 notification(s)")
+    bodies = [json.loads(r.body) for r in webhook_server.received]
+    assert [(b["event"], b["item"]["id"]) for b in bodies] == [
+        ("review.enqueued", pending.id),
+        ("review.decided", decided.id),
+    ]
+    assert all(
+        verify_signature("k3y", r.body, r.headers["X-Guardrail-Signature"])
+        for r in webhook_server.received
+    )
+    code, _, err = run("review", "notify", *args, "--secret-env", "UNSET_VARIABLE_X")
+    assert code != 0
+    assert "UNSET_VARIABLE_X" in err

@@ -18,6 +18,7 @@ def test_public_api_is_pinned() -> None:
             "DeliveryReport",
             "ExportFormat",
             "InvalidDecisionError",
+            "PostgresReviewQueue",
             "ReviewAttempt",
             "ReviewDecision",
             "ReviewError",
@@ -35,7 +36,9 @@ def test_public_api_is_pinned() -> None:
             "Verdict",
             "WebhookDeliveryError",
             "WebhookSink",
+            "default_review_db",
             "default_review_db_path",
+            "open_review_store",
             "sign",
             "verify_signature",
         ]

@@ -18,8 +18,8 @@ from guardrail.review import (
     ReviewQueue,
     ReviewStatus,
     ReviewTimeoutError,
-    SQLiteReviewQueue,
     WebhookSink,
+    open_review_store,
     verify_signature,
 )
 
@@ -37,9 +37,9 @@ class RecordingSink:
             raise GuardrailRuntimeError("sink down")
 
 
-def test_sinks_hear_of_new_items_and_decisions(db_path: Path, make_item: MakeItem) -> None:
+def test_sinks_hear_of_new_items_and_decisions(review_db: str, make_item: MakeItem) -> None:
     sink = RecordingSink()
-    with ReviewQueue(path=db_path, sinks=[sink]) as queue:
+    with ReviewQueue(path=review_db, sinks=[sink]) as queue:
         item = queue.enqueue(make_item(), dedupe_key="k")
         duplicate = queue.enqueue(make_item(), dedupe_key="k")
         assert duplicate == item
@@ -49,10 +49,10 @@ def test_sinks_hear_of_new_items_and_decisions(db_path: Path, make_item: MakeIte
 
 
 def test_a_failing_sink_does_not_lose_the_item_or_silence_others(
-    db_path: Path, make_item: MakeItem
+    review_db: str, make_item: MakeItem
 ) -> None:
     broken, healthy = RecordingSink(fail=True), RecordingSink()
-    queue = ReviewQueue(SQLiteReviewQueue(db_path), sinks=[broken, healthy])
+    queue = ReviewQueue(open_review_store(review_db), sinks=[broken, healthy])
     item = make_item()
     with pytest.raises(ReviewNotifyError, match="committed but 1 sink") as info:
         queue.enqueue(item, dedupe_key="k")
@@ -62,8 +62,8 @@ def test_a_failing_sink_does_not_lose_the_item_or_silence_others(
     queue.close()
 
 
-def test_decision_helpers_poll_and_wait(db_path: Path, make_item: MakeItem) -> None:
-    queue = ReviewQueue(path=db_path)
+def test_decision_helpers_poll_and_wait(review_db: str, make_item: MakeItem) -> None:
+    queue = ReviewQueue(path=review_db)
     a, b, c = (queue.enqueue(make_item()) for _ in range(3))
     assert queue.poll(a.id) is None
     assert queue.approve(a.id, "ann").final_answer == a.answer
@@ -98,11 +98,11 @@ def test_decisions_and_enqueues_are_audited(tmp_path: Path, make_item: MakeItem)
 
 
 def test_webhook_end_to_end(
-    webhook_server: WebhookServer, db_path: Path, tmp_path: Path, make_item: MakeItem
+    webhook_server: WebhookServer, review_db: str, tmp_path: Path, make_item: MakeItem
 ) -> None:
     webhook_server.script = [500]
     sink = WebhookSink(webhook_server.url, "k3y", 2.0, 3, tmp_path / "dead.jsonl", backoff_s=0.01)
-    with ReviewQueue(path=db_path, sinks=[sink]) as queue:
+    with ReviewQueue(path=review_db, sinks=[sink]) as queue:
         item = queue.enqueue(make_item())
         queue.edit(item.id, "ann", "better")
     bodies = [r.body for r in webhook_server.received]
@@ -117,13 +117,13 @@ def test_webhook_end_to_end(
     assert not (tmp_path / "dead.jsonl").exists()
 
 
-def test_store_or_path_not_both(db_path: Path) -> None:
-    with SQLiteReviewQueue(db_path) as store, pytest.raises(GuardrailConfigError):
-        ReviewQueue(store, path=db_path)
+def test_store_or_path_not_both(review_db: str) -> None:
+    with open_review_store(review_db) as store, pytest.raises(GuardrailConfigError):
+        ReviewQueue(store, path=review_db)
 
 
-async def test_wait_async(db_path: Path, make_item: MakeItem) -> None:
-    queue = ReviewQueue(path=db_path)
+async def test_wait_async(review_db: str, make_item: MakeItem) -> None:
+    queue = ReviewQueue(path=review_db)
     item = queue.enqueue(make_item())
     with pytest.raises(ReviewTimeoutError):
         await queue.wait_async(item.id, timeout_s=0.05, poll_s=0.01)

@@ -23,7 +23,7 @@ from guardrail.integrations.langgraph import (
     add_guarded_review,
     guarded_node,
 )
-from guardrail.review import SQLiteReviewQueue
+from guardrail.review import SQLiteReviewQueue, open_review_store
 from guardrail.runtime import MemoryReviewSink
 from guardrail.testing.scorers import ScriptedScorer
 
@@ -121,14 +121,23 @@ def run_worker(*args: str) -> dict[str, Any]:
     return result
 
 
-def test_the_pause_survives_the_process_with_the_sqlite_checkpointer(tmp_path: Path) -> None:
-    graph_db, review_db = str(tmp_path / "graph.db"), str(tmp_path / "review.db")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_pause_survives_the_process(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """Interrupt in one process, resume from another on the same database (SqliteSaver, or
+    PostgresSaver with the review queue on the same PostgreSQL database)."""
+    if backend == "postgres":
+        pytest.importorskip("langgraph.checkpoint.postgres")
+        graph_db = review_db = str(request.getfixturevalue("postgres_url"))
+    else:
+        graph_db, review_db = str(tmp_path / "graph.db"), str(tmp_path / "review.db")
     first = run_worker("start", graph_db, review_db)
-    (request,) = first["interrupts"]
+    (request_value,) = first["interrupts"]
     assert first["model_calls"] == 1
-    assert request["answer"] == ANSWER
-    review_id = request["review_id"]
-    queue = SQLiteReviewQueue(review_db)
+    assert request_value["answer"] == ANSWER
+    review_id = request_value["review_id"]
+    queue = open_review_store(review_db)
     assert queue.get(review_id).status.value == "pending"
     assert queue.get(review_id).queue == "graph"
 
@@ -142,3 +151,4 @@ def test_the_pause_survives_the_process_with_the_sqlite_checkpointer(tmp_path: P
     assert item.status.value == "edited"
     assert item.final_answer == "Answer: 42"
     assert len(queue.list()) == 1
+    queue.close()
