@@ -5,13 +5,15 @@
 ...     run.action("retry", {"attempt": 2})
 """
 
+from guardrail.audit.backends import open_audit_log
 from guardrail.audit.errors import AuditWriteError
 from guardrail.audit.jsonl import JsonlAuditLog
-from guardrail.audit.log import AuditLog, default_audit_log_path, open_audit_log
+from guardrail.audit.log import AuditLog, default_audit_log_path
 from guardrail.audit.postgres import PostgresAuditLog
 from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.audit.redact import REDACTED, is_secret_key, redact
 from guardrail.audit.run import AuditRun
+from guardrail.audit.sink import AuditSink
 from guardrail.audit.sqlite import SQLiteAuditLog
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "AuditLog",
     "AuditRecord",
     "AuditRun",
+    "AuditSink",
     "AuditWriteError",
     "JsonlAuditLog",
     "PostgresAuditLog",

@@ -1,4 +1,8 @@
-"""The audit log interface, where the log lives by default, and how a path picks a backend."""
+"""The audit log interface, where the log lives by default, and how a record is made.
+
+The backends (:mod:`.jsonl`, :mod:`.sqlite`) build on this module; :mod:`.backends` picks one
+for a path. Nothing here imports a backend: the backends import this module, never the reverse.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,9 @@ from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.audit.redact import redact
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["AuditLog", "default_audit_log_path", "make_record", "open_audit_log"]
+__all__ = ["AuditLog", "default_audit_log_path", "make_record"]
 
 ENV_AUDIT_LOG = "GUARDRAIL_AUDIT_LOG"
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 
 def default_audit_log_path() -> Path:
@@ -107,34 +110,3 @@ def make_record(
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise GuardrailConfigError(f"invalid audit record: {detail}") from None
-
-
-def open_audit_log(path: str | os.PathLike[str] | None = None) -> AuditLog:
-    """The audit log at ``path`` (default :func:`default_audit_log_path`).
-
-    A ``postgresql://`` URL is a :class:`~guardrail.audit.postgres.PostgresAuditLog`; a
-    ``sqlite:///PATH`` URL, or a ``.db``, ``.sqlite`` or ``.sqlite3`` file, an
-    :class:`~guardrail.audit.sqlite.SQLiteAuditLog` (it may be the review database); anything
-    else a JSON-lines log.
-    """
-    from guardrail.storage.url import parse_database_url
-
-    target = path if path is not None else os.environ.get(ENV_AUDIT_LOG, "").strip() or None
-    location = parse_database_url(
-        default_audit_log_path() if target is None else target, what="audit log"
-    )
-    if location.backend == "postgresql":
-        from guardrail.audit.postgres import PostgresAuditLog
-
-        assert location.dsn is not None
-        return PostgresAuditLog(location.dsn)
-    assert location.path is not None
-    resolved = location.path
-    is_sqlite_url = os.fspath(target or "").startswith("sqlite:///")
-    if is_sqlite_url or resolved.suffix.lower() in SQLITE_SUFFIXES:
-        from guardrail.audit.sqlite import SQLiteAuditLog
-
-        return SQLiteAuditLog(resolved)
-    from guardrail.audit.jsonl import JsonlAuditLog
-
-    return JsonlAuditLog(resolved)

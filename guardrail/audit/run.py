@@ -6,22 +6,19 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from guardrail.audit.log import AuditLog
 from guardrail.audit.records import AuditKind, AuditRecord
+from guardrail.audit.sink import CheckpointLike
 
 __all__ = ["AuditRun"]
 
 
-class _Event(Protocol):
-    latency_s: float
-
-    def to_dict(self) -> dict[str, Any]: ...
-
-
 class AuditRun:
     """Writes the records of one run to ``log`` with its ``run_id``, policy and elapsed time.
+
+    The :class:`~guardrail.audit.sink.AuditSink` the runtime writes through.
 
     As a context manager it records ``run_start`` on entry and ``run_end`` on exit (with
     ``status`` ``"ok"`` or ``"error"``, after an ``error`` record); exceptions propagate.
@@ -76,7 +73,7 @@ class AuditRun:
         self._ended = False
         return self.record(AuditKind.RUN_START, payload)
 
-    def checkpoint(self, event: _Event, **extra: Any) -> AuditRecord:
+    def checkpoint(self, event: CheckpointLike, **extra: Any) -> AuditRecord:
         """Record a checkpoint event (its dict, plus ``extra``); its latency is the duration."""
         return self.record(
             AuditKind.CHECKPOINT, {**event.to_dict(), **extra}, duration_s=event.latency_s

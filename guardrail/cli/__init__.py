@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from guardrail.cli._terminal import terminal_safe
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
 
-__all__ = ["build_parser", "dispatch", "main"]
+__all__ = ["BROKEN_PIPE_STATUS", "build_parser", "dispatch", "main"]
+
+BROKEN_PIPE_STATUS = 141
+"""Exit status when the reader of standard output went away (``| head``): 128 + SIGPIPE, what
+a shell reports for a process that the signal ended."""
 
 # Sub-command modules, in the order they appear in --help.
 _COMMAND_MODULES = (
@@ -28,6 +33,7 @@ _COMMAND_MODULES = (
     "guardrail.cli.data",
     "guardrail.cli.train",
     "guardrail.cli.eval",
+    "guardrail.cli.serve",
 )
 
 
@@ -49,9 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    """Run a parsed command; configuration errors exit 2, runtime errors and missing extras 1."""
+    """Run a parsed command; configuration errors exit 2, runtime errors and missing extras 1.
+
+    A closed standard output (``guardrail review list --json | head``) ends the command quietly
+    with :data:`BROKEN_PIPE_STATUS`, as it would any Unix filter, instead of a traceback.
+    """
     try:
         status: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
+    except BrokenPipeError:
+        _silence_stdout()
+        return BROKEN_PIPE_STATUS
     except GuardrailConfigError as exc:
         print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 2
@@ -59,6 +73,16 @@ def dispatch(args: argparse.Namespace) -> int:
         print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 1
     return status
+
+
+def _silence_stdout() -> None:
+    """Point standard output at ``/dev/null`` so that the exit-time flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (captured output): nothing to flush
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from guardrail.evaluation.ablation import Futures, bci_ablation
 from guardrail.evaluation.baselines import BASELINE_NAMES
@@ -33,10 +33,8 @@ from guardrail.evaluation.calibration import CALIBRATION_KINDS, fit_calibration,
 from guardrail.evaluation.downstream import acceptance, early_abort
 from guardrail.evaluation.metrics import CI_METRICS, metric_table
 from guardrail.evaluation.positions import position_samples
+from guardrail.evaluation.records import AnswerRecord, EvalConfig
 from guardrail.evaluation.within import AnswerGroup, within_question_report
-
-if TYPE_CHECKING:
-    from guardrail.evaluation.runner import AnswerRecord, EvalConfig
 
 __all__ = ["METHOD_NAMES", "SUMMARY_KEYS", "build_report"]
 

@@ -21,16 +21,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import GuardrailConfigError
-from guardrail.evaluation.ablation import BCIGrid, Futures, sample_futures
+from guardrail.evaluation.ablation import Futures, sample_futures
 from guardrail.evaluation.analysis import build_report
 from guardrail.evaluation.answers import (
     GeneratedAnswer,
-    GenerationSettings,
     generate_answer,
     line_future_sampler,
     sample_answers,
@@ -41,15 +40,14 @@ from guardrail.evaluation.baselines import (
     token_baselines,
     verbalized_confidence,
 )
-from guardrail.evaluation.downstream import DEFAULT_THRESHOLDS
 from guardrail.evaluation.positions import (
-    STRATEGY_NAMES,
     PositionTrace,
     StrategyTrace,
     replay_strategy,
     score_positions,
     strategy_settings,
 )
+from guardrail.evaluation.records import AnswerRecord, EvalConfig, Split
 from guardrail.evaluation.within import AnswerGroup
 from guardrail.scorers.base import Scorer
 from guardrail.tasks import Task, TaskItem
@@ -60,68 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AnswerRecord", "EvalConfig", "Evaluation", "evaluate", "split_by_question"]
 
-Split = Literal["dev", "test"]
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class EvalConfig:
-    """Settings of one evaluation run (defaults: FINECE.md conventions and the issue's)."""
-
-    generation: GenerationSettings = field(default_factory=GenerationSettings)
-    self_consistency: int = 4
-    sample_temperature: float = 1.0
-    p_true: bool = True
-    verbalized: bool = True
-    verbalized_max_new_tokens: int = 8
-    window: int = 16
-    strategies: tuple[str, ...] = STRATEGY_NAMES
-    periodic_every: int = 32
-    entropy_threshold: float = 1.0
-    bci: BCIGrid = field(default_factory=BCIGrid)
-    future_max_new_tokens: int = 48
-    dev_fraction: float = 0.5
-    n_bootstrap: int = 1000
-    seed: int = 0
-    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.self_consistency < 0:
-            problems.append(f"self_consistency must be >= 0, got {self.self_consistency}")
-        if not 0.0 < self.dev_fraction < 1.0:
-            problems.append(f"dev_fraction must be in (0, 1), got {self.dev_fraction}")
-        if self.n_bootstrap < 0:
-            problems.append(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
-        if self.window < 1 or self.periodic_every < 1:
-            problems.append("window and periodic_every must be >= 1")
-        unknown = [name for name in self.strategies if name not in STRATEGY_NAMES]
-        if unknown or len(set(self.strategies)) != len(self.strategies):
-            problems.append(
-                f"strategies must be distinct names among {', '.join(STRATEGY_NAMES)}, "
-                f"got {', '.join(self.strategies)}"
-            )
-        if self.entropy_threshold <= 0.0:
-            problems.append(f"entropy_threshold must be > 0, got {self.entropy_threshold}")
-        if self.generation.max_new_tokens < 1:
-            problems.append("max_new_tokens must be >= 1")
-        if problems:
-            raise GuardrailConfigError("evaluation settings: " + "; ".join(problems))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings."""
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerRecord:
-    """Everything measured on one answer."""
-
-    answer: GeneratedAnswer
-    positions: PositionTrace
-    strategies: Mapping[str, StrategyTrace]
-    baselines: Mapping[str, float | None]
-    split: Split
 
 
 @dataclass(frozen=True, slots=True)

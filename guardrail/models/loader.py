@@ -25,6 +25,7 @@ from guardrail.models.device import Placement, choose_placement
 
 __all__ = [
     "LoadedModel",
+    "base_model_ref",
     "clear_model_cache",
     "load_model",
     "load_model_copy",
@@ -169,6 +170,14 @@ def _load_adapter(ref: str, location: Path, placement: Placement) -> LoadedModel
         raise ModelUnavailableError(f"could not apply adapter {location}: {exc}") from exc
     model.eval()
     return LoadedModel(model=model, tokenizer=tokenizer, placement=placement, ref=ref)
+
+
+def base_model_ref(ref: str) -> str:
+    """The base model of the adapter artifact ``ref`` names, or ``ref`` itself."""
+    location = resolve_model_path(ref)
+    if isinstance(location, Path) and (location / "adapter_config.json").is_file():
+        return _adapter_base(location)
+    return ref
 
 
 def _adapter_base(location: Path) -> str:

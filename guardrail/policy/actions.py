@@ -23,7 +23,7 @@ import difflib
 import math
 import re
 import string
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
 
 from pydantic import Field, field_validator, model_validator
 
@@ -31,9 +31,12 @@ from guardrail.policy.fields import NonEmptyStr, PolicyModel, before, policy_err
 
 __all__ = [
     "ACTION_TYPES",
+    "ATTEMPT_ACTION_TYPES",
+    "INTERRUPTING_ACTION_TYPES",
     "TEMPLATE_PLACEHOLDERS",
     "AbortAction",
     "Action",
+    "ActionModel",
     "Backoff",
     "ContinueAction",
     "EscalateAction",
@@ -43,6 +46,8 @@ __all__ = [
     "RetryAction",
     "SelfCorrectAction",
     "TerminalAction",
+    "action_classes",
+    "action_type_names",
 ]
 
 TEMPLATE_PLACEHOLDERS = ("question", "answer", "confidence", "least_confident_span")
@@ -56,8 +61,21 @@ _DEFAULT_FEEDBACK = (
 )
 
 
-class AbortAction(PolicyModel):
+class ActionModel(PolicyModel):
+    """Base of the action models: what carrying the action out does to a generation.
+
+    ``may_interrupt``: the action can stop a generation at its checkpoint (``human_review``
+    only in ``blocking`` mode). ``starts_attempt``: carrying it out generates the answer again.
+    """
+
+    may_interrupt: ClassVar[bool] = False
+    starts_attempt: ClassVar[bool] = False
+
+
+class AbortAction(ActionModel):
     """Stop the generation. ``fallback_answer``, when set, is returned instead of the answer."""
+
+    may_interrupt: ClassVar[bool] = True
 
     type: Literal["abort"] = "abort"
     message: NonEmptyStr = "Generation aborted: the answer is unlikely to be correct."
@@ -93,13 +111,16 @@ class Backoff(PolicyModel):
         return base, base * (1.0 + self.jitter)
 
 
-class SelfCorrectAction(PolicyModel):
+class SelfCorrectAction(ActionModel):
     """Ask the generator to revise its answer using ``feedback_template``, up to ``max_rounds``.
 
     The template may use ``{question}``, ``{answer}``, ``{confidence}`` and
     ``{least_confident_span}`` (with an optional format spec such as ``{confidence:.2f}``);
     literal braces are written ``{{`` and ``}}``. Any other placeholder is a configuration error.
     """
+
+    may_interrupt: ClassVar[bool] = True
+    starts_attempt: ClassVar[bool] = True
 
     type: Literal["self_correct"] = "self_correct"
     feedback_template: str = Field(default=_DEFAULT_FEEDBACK, min_length=1, max_length=20_000)
@@ -181,19 +202,21 @@ def _check_format_spec(name: str, spec: str) -> None:
             )
 
 
-class HumanReviewAction(PolicyModel):
+class HumanReviewAction(ActionModel):
     """Send the answer to the review ``queue``.
 
     ``blocking`` waits for the reviewer's verdict; ``provisional`` returns the answer at once,
     marked as pending review.
     """
 
+    may_interrupt: ClassVar[bool] = True
+
     type: Literal["human_review"] = "human_review"
     queue: NonEmptyStr = "default"
     mode: Literal["blocking", "provisional"] = "provisional"
 
 
-class FlagAction(PolicyModel):
+class FlagAction(ActionModel):
     """Annotate the answer (``label``, ``severity``) and let it continue."""
 
     type: Literal["flag"] = "flag"
@@ -201,7 +224,7 @@ class FlagAction(PolicyModel):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
-class ContinueAction(PolicyModel):
+class ContinueAction(ActionModel):
     """Do nothing: the generation goes on."""
 
     type: Literal["continue"] = "continue"
@@ -214,24 +237,49 @@ def _shorthand_action(value: object) -> object:
     return value
 
 
+def action_classes(union: Any) -> tuple[type[ActionModel], ...]:
+    """The action models of a discriminated union (``Annotated[A | B, Field(...)]`` or ``A | B``).
+
+    The unions below are the one place that lists which actions may appear where; the names
+    that YAML accepts and that the runtime tests for are derived from them.
+    """
+    members = get_args(union)[0] if get_origin(union) is Annotated else union
+    classes = get_args(members) or (members,)
+    for cls in classes:
+        if not (isinstance(cls, type) and issubclass(cls, ActionModel)):
+            raise TypeError(f"{cls!r} is not an action model")
+    return tuple(classes)
+
+
+def action_type_names(union: Any) -> tuple[str, ...]:
+    """The ``type`` names of the actions of ``union``, in its order."""
+    return tuple(str(cls.model_fields["type"].default) for cls in action_classes(union))
+
+
+def _names_or(union: Any) -> Any:
+    """JSON Schema input of an action field: a bare type name, or the full action."""
+    return Literal[action_type_names(union)] | union
+
+
 TerminalAction = Annotated[
     AbortAction | SelfCorrectAction | HumanReviewAction | FlagAction | ContinueAction,
     Field(discriminator="type"),
 ]
 """An action the engine never replaces (what an exhausted escalation falls back to)."""
 
-_TerminalInput = (
-    Literal["abort", "self_correct", "human_review", "flag", "continue"] | TerminalAction
-)
+_TerminalInput = _names_or(TerminalAction)
 
 
-class EscalateAction(PolicyModel):
+class EscalateAction(ActionModel):
     """Re-run the answer on the next model of ``targets`` (litellm or registered LangChain names).
 
     The next target is the one after the run's current model in the list, or the first one when
     the current model is not listed. When the current model is the last target the engine uses
     ``on_exhausted`` instead.
     """
+
+    may_interrupt: ClassVar[bool] = True
+    starts_attempt: ClassVar[bool] = True
 
     type: Literal["escalate"] = "escalate"
     targets: list[NonEmptyStr] = Field(min_length=1, max_length=32)
@@ -266,18 +314,18 @@ FallbackAction = Annotated[
 ]
 """What an exhausted retry falls back to: any action but another retry."""
 
-_FallbackInput = (
-    Literal["abort", "escalate", "self_correct", "human_review", "flag", "continue"]
-    | FallbackAction
-)
+_FallbackInput = _names_or(FallbackAction)
 
 
-class RetryAction(PolicyModel):
+class RetryAction(ActionModel):
     """Discard the answer and generate again, at most ``max_attempts`` times per answer.
 
     ``max_attempts`` counts retries (attempts after the first): with 2 the run may reach attempt 3.
     ``temperature``, when set, is the sampling temperature for the retries.
     """
+
+    may_interrupt: ClassVar[bool] = True
+    starts_attempt: ClassVar[bool] = True
 
     type: Literal["retry"] = "retry"
     max_attempts: int = Field(default=2, ge=1, le=20)
@@ -304,14 +352,18 @@ Action = Annotated[
 ]
 """Any policy action, discriminated on ``type``."""
 
-ActionField = Annotated[
-    Action,
-    before(
-        _shorthand_action,
-        Literal["abort", "retry", "escalate", "self_correct", "human_review", "flag", "continue"]
-        | Action,
-    ),
-]
+ActionField = Annotated[Action, before(_shorthand_action, _names_or(Action))]
 """``Action`` that also accepts a bare type name in YAML."""
 
-ACTION_TYPES = ("abort", "retry", "escalate", "self_correct", "human_review", "flag", "continue")
+ACTION_TYPES = action_type_names(Action)
+"""Every action ``type``, in the order of :data:`Action`."""
+
+INTERRUPTING_ACTION_TYPES = frozenset(
+    cls.model_fields["type"].default for cls in action_classes(Action) if cls.may_interrupt
+)
+"""Action types that may stop a generation (``human_review`` only in ``blocking`` mode)."""
+
+ATTEMPT_ACTION_TYPES = tuple(
+    str(cls.model_fields["type"].default) for cls in action_classes(Action) if cls.starts_attempt
+)
+"""Action types whose execution generates the answer again (the attempt kinds after the first)."""

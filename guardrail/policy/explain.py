@@ -125,8 +125,9 @@ def describe_action(action: AnyAction) -> str:
     """One English phrase for an action, including what happens once it is exhausted."""
     match action:
         case AbortAction():
-            fallback = " and return the fallback answer" if action.fallback_answer else ""
-            return f"abort the answer{fallback} ({action.message!r})"
+            if action.fallback_answer is None:
+                return f"abort the answer with the message {action.message!r}"
+            return f"abort the answer and return the fallback answer {action.fallback_answer!r}"
         case RetryAction():
             backoff = action.backoff
             temperature = (
@@ -194,9 +195,13 @@ def explain(policy: Policy) -> str:
     if policy.description:
         lines.append(policy.description.strip())
     scorer = policy.scorer
+    where = (
+        f"served by {scorer.engine} at {scorer.url}"
+        if scorer.url is not None
+        else f"on device {scorer.device}"
+    )
     lines.append(
-        f"Scorer: {scorer.model} on device {scorer.device}; an estimate may take "
-        f"{fmt(scorer.latency_budget_s)} s."
+        f"Scorer: {scorer.model} {where}; an estimate may take {fmt(scorer.latency_budget_s)} s."
     )
     lines.append(_describe_checkpoints(policy.checkpoints))
     bci = policy.bci

@@ -51,12 +51,19 @@ class ScorerSettings(PolicyModel):
     and readout): a question is cut to half of it, and of a longer answer only the most recent
     tokens that fit are read; each checkpoint event records the tokens left out
     (``truncated_tokens``).
+
+    With ``url`` the scorer is a shared service instead (``guardrail serve``, SGLang or vLLM,
+    named by ``engine``; ``adapter`` is the LoRA adapter's name there): ``model`` then only
+    supplies the tokenizer and calibration map, and the budget covers the whole HTTP call.
     """
 
     model: NonEmptyStr = "builtin:finece-smollm2"
     device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
     latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
     max_input_tokens: int = Field(default=4096, ge=256, le=131_072)
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=2000)
+    engine: Literal["ray", "sglang", "vllm"] = "ray"
+    adapter: str = Field(default="finece", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
 
 class AuditSettings(PolicyModel):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.bci import integrate
 from guardrail.events import CheckpointEvent, Stage
+from guardrail.policy.actions import ATTEMPT_ACTION_TYPES
 from guardrail.report.model import ReportAction, ReportAttempt, ReportDecision, RunReport
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["last_run_id", "load_run_report", "report_from_records"]
 
-_NEXT_ATTEMPT_KINDS = frozenset({"retry", "escalate", "self_correct"})
+_NEXT_ATTEMPT_KINDS = frozenset(ATTEMPT_ACTION_TYPES)
 _RUN_BOUNDARIES = (AuditKind.RUN_START, AuditKind.RUN_END)
 
 

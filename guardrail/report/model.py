@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from guardrail.events import CheckpointEvent, Stage
+from guardrail.policy.actions import INTERRUPTING_ACTION_TYPES
 
 __all__ = [
     "INTERRUPTING_ACTIONS",
@@ -26,7 +27,7 @@ __all__ = [
 ReportSource = Literal["audit", "inspect"]
 """Where a report came from: a recorded run, or an answer scored by ``guardrail inspect``."""
 
-INTERRUPTING_ACTIONS = frozenset({"abort", "retry", "escalate", "self_correct", "human_review"})
+INTERRUPTING_ACTIONS = INTERRUPTING_ACTION_TYPES
 """Action types that stop (or hold) an answer; ``continue`` and ``flag`` let it go on."""
 
 

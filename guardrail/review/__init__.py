@@ -6,6 +6,7 @@
 >>> queue.wait(item.id, timeout_s=600).final_answer                # doctest: +SKIP
 """
 
+from guardrail.review.backends import open_review_store
 from guardrail.review.errors import (
     AlreadyDecidedError,
     InvalidDecisionError,
@@ -26,7 +27,6 @@ from guardrail.review.store import (
     ReviewStore,
     default_review_db,
     default_review_db_path,
-    open_review_store,
 )
 from guardrail.review.webhook import DeliveryReport, WebhookSink, sign, verify_signature
 

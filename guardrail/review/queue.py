@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from guardrail.errors import GuardrailConfigError
+from guardrail.review.backends import open_review_store
 from guardrail.review.errors import ReviewNotifyError, ReviewTimeoutError
 from guardrail.review.models import ReviewDecision, ReviewItem, Verdict
 from guardrail.review.sinks import ReviewEvent, ReviewSink
-from guardrail.review.store import ExportFormat, ReviewStore, StatusFilter, open_review_store
+from guardrail.review.store import ExportFormat, ReviewStore, StatusFilter
 
 if TYPE_CHECKING:
     from guardrail.audit.log import AuditLog
@@ -34,7 +35,7 @@ class ReviewQueue:
 
     ``store`` defaults to the store at ``path``: a file or ``sqlite:///PATH`` (SQLite) or a
     ``postgresql://`` URL, itself defaulting to ``$GUARDRAIL_REVIEW_DB`` or the user cache
-    (see :func:`~guardrail.review.store.open_review_store`). ``sinks`` are notified
+    (see :func:`~guardrail.review.backends.open_review_store`). ``sinks`` are notified
     of ``review.enqueued`` and ``review.decided``; ``audit`` records an ``action`` per enqueued
     item and a ``decision`` per human decision, under the item's ``run_id`` (else its id).
     """

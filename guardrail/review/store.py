@@ -2,7 +2,7 @@
 
 :class:`ReviewStore` is all the queue needs from a database; :class:`SQLiteReviewQueue` is the
 embedded implementation and :class:`PostgresReviewQueue` the one for a fleet.
-:func:`open_review_store` picks one by URL.
+:func:`guardrail.review.backends.open_review_store` picks one by URL.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ __all__ = [
     "StatusFilter",
     "default_review_db",
     "default_review_db_path",
-    "open_review_store",
 ]
 
 ExportFormat = Literal["jsonl", "csv"]
@@ -45,30 +44,6 @@ def default_review_db() -> str:
     """``$GUARDRAIL_REVIEW_DB`` as given (a path or a URL), else :func:`default_review_db_path`."""
     configured = os.environ.get(ENV_REVIEW_DB, "").strip()
     return configured or str(default_review_db_path())
-
-
-def open_review_store(
-    target: str | os.PathLike[str] | None = None, *, create: bool = True
-) -> ReviewStore:
-    """The review store at ``target``.
-
-    ``target`` is a path or ``sqlite:///PATH`` (an SQLite file) or a ``postgresql://`` URL;
-    ``None`` means :func:`default_review_db`. With ``create=False`` a missing SQLite file is
-    an error instead of a new, empty queue.
-    """
-    from guardrail.storage.url import parse_database_url
-
-    location = parse_database_url(
-        default_review_db() if target is None else target, what="review database"
-    )
-    if location.backend == "postgresql":
-        from guardrail.review.postgres import PostgresReviewQueue
-
-        assert location.dsn is not None
-        return PostgresReviewQueue(location.dsn)
-    from guardrail.review.sqlite import SQLiteReviewQueue
-
-    return SQLiteReviewQueue(location.path, create=create)
 
 
 @runtime_checkable

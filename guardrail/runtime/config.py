@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.monitor import FutureSampler
@@ -15,6 +15,10 @@ from guardrail.runtime.loop import GuardLoop
 from guardrail.runtime.review import DefaultReviewSink, ReviewSink, as_review_sink
 from guardrail.runtime.watch import AnswerWatch, WatchListener, WatchMode
 from guardrail.scorers.base import Scorer
+
+if TYPE_CHECKING:
+    from guardrail.audit.log import AuditLog
+    from guardrail.audit.sink import AuditSink
 
 __all__ = ["USE_POLICY", "GuardConfig", "PolicyLike", "policy_action_types", "resolve_policy"]
 
@@ -78,7 +82,7 @@ class GuardConfig:
         *,
         mode: WatchMode = "enforce",
         review: object | None = None,
-        audit: Any = None,
+        audit: AuditLog | None = None,
         latency_budget_s: float | str | None = USE_POLICY,
         future_sampler: FutureSampler | None = None,
         max_attempts: int = 16,
@@ -114,14 +118,9 @@ class GuardConfig:
         if self._scorer is None:
             with self._scorer_lock:
                 if self._scorer is None:
-                    from guardrail.scorers import create_scorer
+                    from guardrail.scorers import scorer_for_settings
 
-                    settings = self.policy.scorer
-                    self._scorer = create_scorer(
-                        settings.model,
-                        device=settings.device,
-                        max_input_tokens=settings.max_input_tokens,
-                    )
+                    self._scorer = scorer_for_settings(self.policy.scorer)
         return self._scorer
 
     def audit_run(self, run_id: str | None) -> Any:
@@ -155,7 +154,7 @@ class GuardConfig:
         question: str,
         context: RunContext,
         *,
-        audit: Any = None,
+        audit: AuditSink | None = None,
         listener: WatchListener | None = None,
     ) -> AnswerWatch:
         """A new :class:`AnswerWatch` for one answer (one attempt of a call)."""
@@ -182,7 +181,7 @@ class GuardConfig:
         model: str = "",
         output_from_text: Callable[[str], Any] | None = None,
         run_id: str | None = None,
-        audit: Any = None,
+        audit: AuditSink | None = None,
         listener: WatchListener | None = None,
         metadata: Mapping[str, Any] | None = None,
         dedupe_key: str | None = None,

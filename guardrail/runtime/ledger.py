@@ -11,6 +11,7 @@ from guardrail.runtime.records import ActionRecord, AttemptRecord, GuardedResult
 from guardrail.runtime.watch import WatchListener
 
 if TYPE_CHECKING:
+    from guardrail.audit.sink import AuditSink
     from guardrail.policy import Decision
     from guardrail.runtime.loop import AttemptPlan, AttemptReport
 
@@ -29,7 +30,7 @@ class CallLedger:
         *,
         policy_name: str,
         run_id: str | None,
-        audit: Any = None,
+        audit: AuditSink | None = None,
         listener: WatchListener | None = None,
         clock: Callable[[], float] = time.monotonic,
         start: Mapping[str, Any] | None = None,
@@ -53,7 +54,7 @@ class CallLedger:
         action = getattr(decision, "action", None)
         record = AttemptRecord(
             attempt=plan.attempt,
-            model=plan.model,
+            model=report.model or plan.model,
             kind=plan.kind,
             answer=report.answer,
             partial=report.signal is not None,

@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.events import CheckpointEvent
@@ -46,6 +46,9 @@ from guardrail.runtime.review import ReviewOutcome, ReviewSink, review_request
 from guardrail.runtime.signals import GuardAborted, ReviewRejected
 from guardrail.runtime.spans import least_confident_span
 from guardrail.runtime.watch import WatchListener
+
+if TYPE_CHECKING:
+    from guardrail.audit.sink import AuditSink
 
 __all__ = ["Again", "AttemptPlan", "AttemptReport", "Fail", "Finish", "GuardLoop", "Review", "Step"]
 
@@ -72,7 +75,9 @@ class AttemptReport:
     """What an adapter saw while running one attempt.
 
     ``answer`` is the text generated (up to the checkpoint that fired when ``signal`` is set);
-    ``output`` the framework's output object for a completed attempt.
+    ``output`` the framework's output object for a completed attempt. ``model`` names the model
+    that generated it when that is not the plan's (a provider-side fallback); the attempt is
+    recorded under that name.
     """
 
     answer: str = ""
@@ -83,6 +88,7 @@ class AttemptReport:
     signal: GuardSignal | None = None
     pending_review: Decision | None = None
     duration_s: float = 0.0
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +150,7 @@ class GuardLoop:
         model: str = "",
         output_from_text: Callable[[str], Any] = _identity,
         review_sink: ReviewSink | None = None,
-        audit: Any = None,
+        audit: AuditSink | None = None,
         listener: WatchListener | None = None,
         run_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import GuardSignal
+from guardrail.policy.actions import INTERRUPTING_ACTION_TYPES
 
 if TYPE_CHECKING:
     from guardrail.policy import Decision
@@ -33,7 +34,7 @@ __all__ = [
     "signal_for",
 ]
 
-INTERRUPTING_ACTIONS = frozenset({"abort", "retry", "escalate", "self_correct", "human_review"})
+INTERRUPTING_ACTIONS = INTERRUPTING_ACTION_TYPES
 """Action types that may stop a generation (``human_review`` only in ``blocking`` mode)."""
 
 

@@ -18,7 +18,7 @@ raises the guard signal (:mod:`guardrail.runtime.signals`) of an interrupting de
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from guardrail.errors import GuardrailRuntimeError, GuardSignal, ScorerTimeoutError
 from guardrail.events import CheckpointEvent
@@ -27,6 +27,9 @@ from guardrail.policy import Decision, PolicyEngine, RunContext
 from guardrail.runtime.records import decision_summary, flag_payload
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
+
+if TYPE_CHECKING:
+    from guardrail.audit.sink import AuditSink
 
 __all__ = ["AnswerWatch", "WatchListener", "WatchMode"]
 
@@ -53,7 +56,7 @@ class AnswerWatch:
         *,
         context: RunContext | None = None,
         mode: WatchMode = "enforce",
-        audit: Any = None,
+        audit: AuditSink | None = None,
         listener: WatchListener | None = None,
         latency_budget_s: float | None = None,
         future_sampler: FutureSampler | None = None,

@@ -8,12 +8,15 @@ import torch: backends load lazily.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.scorers.base import Scorer, ScoringSession
 
-__all__ = ["SCORER_BACKENDS", "Scorer", "ScoringSession", "create_scorer"]
+if TYPE_CHECKING:
+    from guardrail.policy.schema import ScorerSettings
+
+__all__ = ["SCORER_BACKENDS", "Scorer", "ScoringSession", "create_scorer", "scorer_for_settings"]
 
 
 def _finece(model: str, **options: Any) -> Scorer:
@@ -28,7 +31,17 @@ def _value_head(model: str, **options: Any) -> Scorer:
     return ValueHeadScorer.from_ref(model, **options)
 
 
-SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {"finece": _finece, "value_head": _value_head}
+def _remote(model: str, **options: Any) -> Scorer:
+    from guardrail.scorers.remote import remote_scorer
+
+    return remote_scorer(model, **options)
+
+
+SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {
+    "finece": _finece,
+    "value_head": _value_head,
+    "remote": _remote,  # a scorer service: options url=, engine=, adapter=
+}
 
 
 def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Scorer:
@@ -63,3 +76,19 @@ def _artifact_kind(model: str) -> str:
         kind = json.loads(meta.read_text()).get("kind", "ift")
         return "value_head" if kind == "value_head" else "finece"
     return "finece"
+
+
+def scorer_for_settings(settings: ScorerSettings) -> Scorer:
+    """The scorer a policy's ``scorer:`` section names: in process, or a service at ``url``."""
+    if settings.url is not None:
+        return create_scorer(
+            settings.model,
+            backend="remote",
+            url=settings.url,
+            engine=settings.engine,
+            adapter=settings.adapter,
+            latency_budget_s=settings.latency_budget_s,
+        )
+    return create_scorer(
+        settings.model, device=settings.device, max_input_tokens=settings.max_input_tokens
+    )

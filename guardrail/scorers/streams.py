@@ -21,17 +21,45 @@ step is a few dozen tokens per stream, dominated by reading the weights, not by 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guardrail.errors import ScorerUnavailableError
-from guardrail.scorers.prompt import answer_window
+from guardrail.scorers.prompt import TokenizedPrompt, answer_window
 
 if TYPE_CHECKING:
     import torch
 
-    from guardrail.scorers.finece import FineCEScorer
+__all__ = ["FineCESession", "StreamBatch", "StreamScorer"]
 
-__all__ = ["FineCESession", "StreamBatch"]
+
+class StreamScorer(Protocol):
+    """What a stream needs of its scorer (:class:`~guardrail.scorers.finece.FineCEScorer`).
+
+    A protocol rather than the class, so that this module sits below :mod:`.finece`, which
+    builds its sessions from it.
+    """
+
+    model: Any
+    prompt: TokenizedPrompt
+    pad_token_id: int
+
+    @property
+    def device(self) -> Any:
+        """Where the model's weights live."""
+        ...
+
+    def confidences(self, logits: torch.Tensor) -> list[float]:
+        """The confidence each row of readout ``logits`` expresses."""
+        ...
+
+    @property
+    def question_cap(self) -> int:
+        """Most tokens the prompt before the answer may take."""
+        ...
+
+    def answer_budget(self, question_len: int) -> int:
+        """Answer tokens that fit beside ``question_len`` prompt tokens and the readout."""
+        ...
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -45,7 +73,7 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class StreamBatch:
     """Several streamed answers scored together on one batched KV cache."""
 
-    def __init__(self, scorer: FineCEScorer, questions: Sequence[str]) -> None:
+    def __init__(self, scorer: StreamScorer, questions: Sequence[str]) -> None:
         import torch
         from transformers import DynamicCache
 
@@ -242,7 +270,7 @@ class StreamBatch:
 class FineCESession:
     """A :class:`~guardrail.scorers.base.ScoringSession` for one streamed answer."""
 
-    def __init__(self, scorer: FineCEScorer, question: str) -> None:
+    def __init__(self, scorer: StreamScorer, question: str) -> None:
         self._batch = StreamBatch(scorer, [question])
 
     def append(self, text: str) -> None:

@@ -23,17 +23,47 @@ any) after stamping the trace and span ids. What becomes of each call:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from opentelemetry.trace import Span
+    from opentelemetry.metrics import Counter, Histogram
+    from opentelemetry.trace import Span, Tracer
     from opentelemetry.util.types import AttributeValue
 
     from guardrail.audit.records import AuditRecord
     from guardrail.audit.run import AuditRun
-    from guardrail.telemetry.instruments import Telemetry
 
-__all__ = ["TracedRun"]
+__all__ = ["Instruments", "TracedRun"]
+
+
+class Instruments(Protocol):
+    """What a traced run records into (:class:`guardrail.telemetry.Telemetry` is one)."""
+
+    @property
+    def tracer(self) -> Tracer:
+        """Where the call and attempt spans start."""
+        ...
+
+    @property
+    def checkpoints(self) -> Counter:
+        """Checkpoints by stage."""
+        ...
+
+    @property
+    def decisions(self) -> Counter:
+        """Decisions by action."""
+        ...
+
+    @property
+    def scorer_latency(self) -> Histogram:
+        """Scorer latency in seconds, by stage."""
+        ...
+
+    @property
+    def scorer_failures(self) -> Counter:
+        """Scorer failures by fail-open / fail-closed outcome."""
+        ...
+
 
 _ERROR_STATUSES = ("error", "aborted", "rejected")
 
@@ -59,7 +89,7 @@ class TracedRun:
 
     def __init__(
         self,
-        telemetry: Telemetry,
+        telemetry: Instruments,
         audit: AuditRun | None,
         *,
         run_id: str | None,

@@ -11,21 +11,28 @@ from typing import TYPE_CHECKING, Any
 from guardrail.testing.scorers import ScoreCall, ScriptedScorer, ScriptedSession
 
 if TYPE_CHECKING:
+    from guardrail.testing.engines import FakeSGLang, FakeVLLM
     from guardrail.testing.fake_chat import FakeStreamingChatModel
-    from guardrail.testing.tiny import tiny_llama, tiny_tokenizer
+    from guardrail.testing.tiny import tiny_llama, tiny_scorer, tiny_tokenizer
 
 __all__ = [
+    "FakeSGLang",
     "FakeStreamingChatModel",
+    "FakeVLLM",
     "ScoreCall",
     "ScriptedScorer",
     "ScriptedSession",
     "tiny_llama",
+    "tiny_scorer",
     "tiny_tokenizer",
 ]
 
 _LAZY = {
+    "FakeSGLang": "guardrail.testing.engines",
+    "FakeVLLM": "guardrail.testing.engines",
     "FakeStreamingChatModel": "guardrail.testing.fake_chat",
     "tiny_llama": "guardrail.testing.tiny",
+    "tiny_scorer": "guardrail.testing.tiny",
     "tiny_tokenizer": "guardrail.testing.tiny",
 }
 

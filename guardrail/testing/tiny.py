@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-__all__ = ["TINY_CHAT_TEMPLATE", "tiny_llama", "tiny_tokenizer"]
+__all__ = ["TINY_CHAT_TEMPLATE", "tiny_llama", "tiny_scorer", "tiny_tokenizer"]
 
 TINY_CHAT_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + "
@@ -66,3 +66,15 @@ def tiny_llama(seed: int = 0, *, hidden_size: int = 32, layers: int = 2) -> tupl
     model.eval()
     model.requires_grad_(False)
     return model, tokenizer
+
+
+def tiny_scorer() -> Any:
+    """A :class:`~guardrail.scorers.finece.FineCEScorer` named ``tiny`` on :func:`tiny_llama`.
+
+    Every process that calls it builds the same weights (seeded), so a scorer service built
+    from ``guardrail.testing.tiny:tiny_scorer`` scores exactly as one in the test process.
+    """
+    from guardrail.scorers.finece import FineCEScorer
+
+    model, tokenizer = tiny_llama()
+    return FineCEScorer(model, tokenizer, name="tiny")

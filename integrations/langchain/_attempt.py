@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import (
@@ -25,6 +25,9 @@ from guardrail.runtime import AttemptPlan, AttemptReport, GuardLoop
 
 from ._text import QUESTION_KEYS, output_text
 from .handler import GuardrailCallbackHandler
+
+if TYPE_CHECKING:
+    from guardrail.audit.sink import AuditSink
 
 __all__ = [
     "CallState",
@@ -91,7 +94,7 @@ class CallState:
     loop: GuardLoop
     events: EventBuffer
     shape: OutputShape
-    audit: Any = None
+    audit: AuditSink | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "guarded_node",
     "human_review_node",
     "needs_review",
+    "record_verdict",
 ]
 
 _DEDUPE_KEY = "guardrail_dedupe_key"  # guardrail.integrations.langchain.runnable.DEDUPE_KEY
@@ -184,7 +185,7 @@ def human_review_node(
         response = interrupt(request.model_dump(), response_schema=ReviewResponse)
         # -- everything below runs once the reviewer answered (the node re-ran up to here) --
         if queue is not None and request.review_id is not None:
-            _decide(queue, request.review_id, response)
+            record_verdict(queue, request.review_id, response)
         verdict = {**response.model_dump(), "review_id": request.review_id}
         answer: str | None = state.get(answer_key)
         if response.verdict == "edit":
@@ -218,7 +219,12 @@ def _request(
     )
 
 
-def _decide(queue: Any, review_id: str, response: ReviewResponse) -> None:
+def record_verdict(queue: Any, review_id: str, response: ReviewResponse) -> None:
+    """Record ``response`` on review item ``review_id`` of ``queue``; a repeat is a no-op.
+
+    An item already decided the same way (the node re-ran after the verdict was recorded) is
+    left alone; one decided differently elsewhere raises, since the queue and graph disagree.
+    """
     from guardrail.review import AlreadyDecidedError
 
     try:

@@ -105,6 +105,8 @@ class CompletionRequest:
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     reask: Reask = default_reask
     top_logprobs: int = DEFAULT_TOP_LOGPROBS
+    opened: str | None = field(default=None, init=False, repr=False)
+    """The model whose stream the last :meth:`open_stream` opened (a fallback, maybe)."""
 
     @property
     def question(self) -> str:
@@ -153,13 +155,17 @@ class CompletionRequest:
         """The attempt's stream, from its model or the first fallback that yields a chunk."""
         messages = self.messages_for(plan)
         candidates = self.candidates(plan)
+        self.opened = None
         for position, (model, params) in enumerate(candidates):
             try:
-                return self._open(completion, model, messages, params)
+                stream = self._open(completion, model, messages, params)
             except Exception as exc:
                 if position + 1 == len(candidates):
                     raise
                 _logger.warning("guardrail: %s failed (%s); trying its fallback", model, exc)
+            else:
+                self.opened = model
+                return stream
         raise AssertionError("unreachable: at least one candidate model")
 
     def _open(
@@ -185,15 +191,19 @@ class CompletionRequest:
         self, plan: AttemptPlan, acompletion: AsyncCompletion
     ) -> AsyncGenerator[Any, None]:
         """The async counterpart of :meth:`open_stream`."""
+        self.opened = None
         messages = self.messages_for(plan)
         candidates = self.candidates(plan)
         for position, (model, params) in enumerate(candidates):
             try:
-                return await self._aopen(acompletion, model, messages, params)
+                stream = await self._aopen(acompletion, model, messages, params)
             except Exception as exc:
                 if position + 1 == len(candidates):
                     raise
                 _logger.warning("guardrail: %s failed (%s); trying its fallback", model, exc)
+            else:
+                self.opened = model
+                return stream
         raise AssertionError("unreachable: at least one candidate model")
 
     async def _aopen(

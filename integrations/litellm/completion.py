@@ -150,6 +150,7 @@ class _Call:
             signal=signal,
             pending_review=watch.pending_review,
             duration_s=time.monotonic() - started,
+            model=self.request.opened,  # a fallback answered, not the plan's model
         )
         return self.report
 

@@ -184,3 +184,54 @@ def test_actions_are_immutable() -> None:
     action = RetryAction()
     with pytest.raises(ValueError, match="frozen"):
         action.max_attempts = 5  # type: ignore[misc]
+
+
+# ------------------------------------------------------- type lists derived from the union
+def test_action_type_lists_come_from_the_action_union() -> None:
+    from typing import get_args
+
+    from guardrail.policy.actions import (
+        ACTION_TYPES,
+        ATTEMPT_ACTION_TYPES,
+        INTERRUPTING_ACTION_TYPES,
+        Action,
+        FallbackAction,
+        TerminalAction,
+        action_classes,
+        action_type_names,
+    )
+    from guardrail.runtime.records import AttemptKind
+    from guardrail.runtime.signals import _SIGNALS, INTERRUPTING_ACTIONS
+
+    assert ACTION_TYPES == (
+        "abort",
+        "retry",
+        "escalate",
+        "self_correct",
+        "human_review",
+        "flag",
+        "continue",
+    )
+    assert [cls.__name__ for cls in action_classes(Action)][:2] == ["AbortAction", "RetryAction"]
+    assert "retry" not in action_type_names(FallbackAction)  # no retry after a retry
+    assert set(action_type_names(TerminalAction)) == set(ACTION_TYPES) - {"retry", "escalate"}
+    assert set(ACTION_TYPES) - {"flag", "continue"} == INTERRUPTING_ACTION_TYPES
+    assert INTERRUPTING_ACTIONS == INTERRUPTING_ACTION_TYPES == set(_SIGNALS)
+    assert get_args(AttemptKind)[1:] == ATTEMPT_ACTION_TYPES  # the kinds after "initial"
+
+
+def test_action_classes_rejects_what_is_not_an_action_union() -> None:
+    from guardrail.policy.actions import action_classes
+
+    with pytest.raises(TypeError, match="not an action model"):
+        action_classes(int | str)
+
+
+def test_the_schema_still_offers_bare_action_names() -> None:
+    schema = Policy.json_schema()
+    text = str(schema)
+    for name in ("self_correct", "human_review", "continue"):
+        assert f"'{name}'" in text
+    assert action_of("continue") == ContinueAction()
+    with pytest.raises(GuardrailConfigError):
+        action_of("retyr")

@@ -46,6 +46,24 @@ def test_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert "1. doubtful-question: when at the question stage and confidence is below 0.2" in out
 
 
+def test_explain_names_the_fallback_answer_not_the_abort_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["policy", "explain", str(REPO / "policies" / "strict.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "return the fallback answer 'I cannot answer this reliably.'" in out
+    assert "fallback answer ('The model is unlikely" not in out
+
+
+def test_explain_an_abort_without_fallback_gives_its_message() -> None:
+    from guardrail.policy.actions import AbortAction
+    from guardrail.policy.explain import describe_action
+
+    text = describe_action(AbortAction(message="Stop."))
+    assert text == "abort the answer with the message 'Stop.'"
+    assert "fallback" not in text
+
+
 def test_explain_invalid_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nnmae: x\n", encoding="utf-8")

@@ -4,6 +4,9 @@ import argparse
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -227,3 +230,27 @@ def test_notify_sends_matching_items_to_a_webhook(
     code, _, err = run("review", "notify", *args, "--secret-env", "UNSET_VARIABLE_X")
     assert code != 0
     assert "UNSET_VARIABLE_X" in err
+
+
+def test_list_json_into_a_closed_pipe_exits_quietly(
+    db_path: Path, filled: list[ReviewItem]
+) -> None:
+    """``guardrail review list --json | head`` must not end in a BrokenPipeError traceback."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "guardrail", "review", "list", "--json", "--db", str(db_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=repo,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the command writes anything
+    _, err = process.communicate(timeout=120)
+    assert b"Traceback" not in err, err.decode()
+    assert b"BrokenPipeError" not in err
+    assert process.returncode == guardrail.cli.BROKEN_PIPE_STATUS

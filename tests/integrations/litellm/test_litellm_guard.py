@@ -241,6 +241,22 @@ def test_stream_abort_with_fallback_replaces_the_answer() -> None:
     assert chunks[-1].guardrail["status"] == "fallback"
 
 
+def test_stream_question_abort_sends_the_fallback_without_a_restart_frame(
+    recorder: Recorder,
+) -> None:
+    """Nothing was shown, so nothing is taken back (docs/litellm.md, the frame table)."""
+    policy = scripted_policy(
+        {"type": "abort", "fallback_answer": "I am not sure."},
+        stage="question",
+        score_question=True,
+    )
+    chunks = list(call(policy, ScriptedScorer([0.1]), stream=True))
+    assert markers(chunks) == ["final"]
+    assert text_of(chunks) == "I am not sure."
+    assert chunks[-1].guardrail["status"] == "fallback"
+    assert recorder.calls == []
+
+
 async def test_async_stream_retries_with_frames() -> None:
     stream = await aguarded_completion(
         model="openai/small",

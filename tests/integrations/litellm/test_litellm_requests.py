@@ -91,6 +91,29 @@ def test_sync_stream_falls_back_to_the_next_model(recorder: Recorder) -> None:
     assert not any("fallbacks" in c for c in recorder.calls)
 
 
+def test_the_attempt_records_the_fallback_that_answered(recorder: Recorder) -> None:
+    result = guarded_completion(
+        model="openai/primary",
+        messages=MESSAGES,
+        policy=PASSING,
+        scorer=ScriptedScorer(low_on("never")),
+        **FALLBACKS,
+    )
+    assert [a.model for a in result.attempts] == ["openai/backup"]
+    assert result.to_dict()["attempts"][0]["model"] == "openai/backup"
+    chunks = list(
+        guarded_completion(
+            model="openai/primary",
+            messages=MESSAGES,
+            policy=PASSING,
+            scorer=ScriptedScorer(low_on("never")),
+            stream=True,
+            **FALLBACKS,
+        )
+    )
+    assert [a["model"] for a in chunks[-1].guardrail["attempts"]] == ["openai/backup"]
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_async_calls_fall_back_too(recorder: Recorder, stream: bool) -> None:
     result = await aguarded_completion(
@@ -102,9 +125,12 @@ async def test_async_calls_fall_back_too(recorder: Recorder, stream: bool) -> No
         **FALLBACKS,
     )
     if stream:
-        assert text_of([chunk async for chunk in result]) == FIRST
+        chunks = [chunk async for chunk in result]
+        assert text_of(chunks) == FIRST
+        assert chunks[-1].guardrail["attempts"][0]["model"] == "openai/backup"
     else:
         assert result.output.choices[0].message.content == FIRST
+        assert result.attempts[0].model == "openai/backup"
     assert recorder.models == ["openai/primary", "openai/backup"]
 
 
