@@ -30,6 +30,8 @@ class CheckpointEvent:
     being scored (0 when the stream waited for the score: blocking checkpoints).
     ``scorer_mismatch`` is ``True`` when the guarded model is not among the generators the
     scorer was trained or calibrated on (:mod:`guardrail.scorers.card`), ``None`` when unknown.
+    ``truncated_tokens`` counts the question and answer tokens the scorer left out of this
+    estimate to stay within its ``max_input_tokens`` (0: it read everything).
     """
 
     index: int
@@ -45,6 +47,7 @@ class CheckpointEvent:
     revisions: tuple[float, ...] = field(default_factory=tuple)
     tokens_passed: int = 0
     scorer_mismatch: bool | None = None
+    truncated_tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (``stage`` as its string value)."""

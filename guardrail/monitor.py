@@ -565,6 +565,7 @@ class ConfidenceMonitor:
             revisions=(revised,),
             tokens_passed=self._token_count - pending.token_index,
             scorer_mismatch=self.scorer_mismatch,
+            truncated_tokens=pending.ticket.truncated_tokens,
         )
         self._events.append(event)
         return event

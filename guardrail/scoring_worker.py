@@ -41,7 +41,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from guardrail.errors import ScorerTimeoutError, ScorerUnavailableError
 from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession
 from guardrail.scorers.pool import PoolingScorer, SessionPool
-from guardrail.scorers.tickets import ScoreTicket
+from guardrail.scorers.tickets import ScoreTicket, truncated_of
 
 __all__ = ["ScoringWorker", "WorkerStats", "WorkerStream", "WorkerTicket"]
 
@@ -76,6 +76,7 @@ class WorkerTicket:
         "finished_at",
         "started_at",
         "submitted_at",
+        "truncated_tokens",
     )
 
     def __init__(self, submitted_at: float, deadline_s: float | None) -> None:
@@ -83,6 +84,7 @@ class WorkerTicket:
         self._value = 0.0
         self._error: BaseException | None = None
         self._abandoned = False
+        self.truncated_tokens = 0
         self.submitted_at = submitted_at
         self.deadline = None if deadline_s is None else submitted_at + deadline_s
         self.started_at: float | None = None
@@ -491,6 +493,11 @@ class ScoringWorker:
         else:
             session.append(text)
 
+    def _truncated(self, stream: WorkerStream) -> int:
+        if self._pool is not None and stream.key is not None:
+            return self._pool.truncated(stream.key)
+        return truncated_of(stream.session) if stream.session is not None else 0
+
     def _entropy(self, stream: WorkerStream) -> float | None:
         if self._pool is not None:
             return self._pool.entropy(_key(stream))
@@ -506,6 +513,8 @@ class ScoringWorker:
             return
         was_abandoned = ticket.abandoned and ticket.started()
         self._last_progress = self._clock()
+        if error is None and job.kind is _Kind.SCORE:
+            ticket.truncated_tokens = self._truncated(job.stream)
         ticket._settle(value, error, self._clock())
         if was_abandoned:
             self.stats.late_results += 1

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from guardrail.cli._terminal import terminal_safe
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
 
 __all__ = ["BROKEN_PIPE_STATUS", "build_parser", "dispatch", "main"]
@@ -68,10 +69,10 @@ def dispatch(args: argparse.Namespace) -> int:
         _silence_stdout()
         return BROKEN_PIPE_STATUS
     except GuardrailConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 2
     except (GuardrailRuntimeError, MissingExtraError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
         return 1
     return status
 

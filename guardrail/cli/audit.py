@@ -8,6 +8,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from guardrail.cli._terminal import json_safe, terminal_safe
 from guardrail.errors import GuardrailConfigError
 
 if TYPE_CHECKING:
@@ -82,7 +83,10 @@ def _format(record: AuditRecord) -> str:
 
 def _print(records: list[AuditRecord], as_json: bool) -> None:
     for record in records:
-        print(record.model_dump_json() if as_json else _format(record))
+        if as_json:
+            print(json_safe(record.model_dump(mode="json")))
+        else:
+            print(terminal_safe(_format(record)))
 
 
 def _tail(args: argparse.Namespace) -> int:

@@ -27,6 +27,9 @@ __all__ = ["MAX_ITEMS", "TASK_ALIASES", "register", "run"]
 TASK_ALIASES: Mapping[str, str] = {"numeric": "gsm8k", "choice": "multiple-choice"}
 """Checker names accepted as ``--task``: the file-based task that uses that checker."""
 
+DEFAULT_SCORER = "builtin:finece-smollm2"
+"""The shipped, trained scorer (``--scorer``'s default)."""
+
 MAX_ITEMS = 10_000
 """Items read without ``--limit``; a task with more (or an endless one) needs ``--limit``."""
 
@@ -41,7 +44,7 @@ def register(sub: Any) -> None:
             "baseline, and write the evaluation report."
         ),
     )
-    parser.add_argument("--scorer", default=DEFAULT_GENERATOR, help="FineCE scorer reference")
+    parser.add_argument("--scorer", default=DEFAULT_SCORER, help="FineCE scorer reference")
     parser.add_argument("--generator", default=DEFAULT_GENERATOR, help="generator model reference")
     parser.add_argument(
         "--task", default="numeric", help="task name (numeric = gsm8k, choice = multiple-choice)"
@@ -83,6 +86,12 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--adversarial",
+        action="store_true",
+        help="run the adversarial-suffix suite instead: how far text aimed at the scorer "
+        "moves it (report JSON at OUT)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -151,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     scorer = create_scorer(args.scorer, device=args.device)  # value-head artifacts too
     if isinstance(scorer, ModelBoundScorer):  # a logprob: scorer applies the generator's map
         scorer = scorer.for_model(args.generator)
+    if args.adversarial:
+        return _adversarial(args, scorer, generator, task, items, config)
     sampler = None
     if config.self_consistency > 0 or any(w > 0 for w in config.bci.widths):
         sampler = LocalBatchGenerator(
@@ -174,4 +185,34 @@ def run(args: argparse.Namespace) -> int:
     from guardrail.evaluation import jsonable
 
     print(json.dumps({"summary": jsonable(result.report["summary"]), "files": files}, indent=2))
+    return 0
+
+
+def _adversarial(
+    args: argparse.Namespace, scorer: Any, generator: Any, task: Any, items: list[Any], config: Any
+) -> int:
+    from pathlib import Path
+
+    from guardrail.evaluation.adversarial import evaluate_adversarial
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            print(f"[adversarial] {message}", file=sys.stderr)
+
+    report = evaluate_adversarial(
+        scorer, generator, task, items, config.generation, progress=progress
+    )
+    report["meta"] = {
+        "scorer": args.scorer,
+        "generator": args.generator,
+        "task": args.task,
+        "limit": args.limit,
+    }
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    summary = {
+        k: v for k, v in report.items() if k not in ("cases", "groups", "suffixes", "generated")
+    }
+    print(json.dumps({"summary": summary, "files": {"json": str(out)}}, indent=2))
     return 0

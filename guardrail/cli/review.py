@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from guardrail.cli._terminal import json_safe, terminal_safe
 from guardrail.errors import GuardrailConfigError
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ def _list(args: argparse.Namespace) -> int:
     with _open(args) as store:
         items = store.list(status=args.status, queue=args.queue, since=args.since, limit=args.limit)
     if args.json:
-        print(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
+        print(json_safe([item.model_dump(mode="json") for item in items], indent=2))
         return 0
     if not items:
         print("no matching review items", file=sys.stderr)
@@ -154,9 +155,11 @@ def _list(args: argparse.Namespace) -> int:
     for item in items:
         conf = f"{item.confidence:.2f}" if item.confidence is not None else "   -"
         print(
-            f"{item.id:32}  {_when(item.created_at)}  {item.status.value:8}  "
-            f"{_one_line(item.queue, 10):10}  {conf}  {_one_line(item.rule or '-', 14):14}  "
-            f"{_one_line(item.question, 60)}"
+            terminal_safe(
+                f"{item.id:32}  {_when(item.created_at)}  {item.status.value:8}  "
+                f"{_one_line(item.queue, 10):10}  {conf}  {_one_line(item.rule or '-', 14):14}  "
+                f"{_one_line(item.question, 60)}"
+            )
         )
     return 0
 
@@ -165,9 +168,9 @@ def _show(args: argparse.Namespace) -> int:
     with _open(args) as store:
         item = store.get(args.id)
     if args.json:
-        print(item.model_dump_json(indent=2))
+        print(json_safe(item.model_dump(mode="json"), indent=2))
     else:
-        print(_describe(item))
+        print(terminal_safe(_describe(item)))
     return 0
 
 
@@ -224,7 +227,11 @@ def _claim(args: argparse.Namespace) -> int:
     if item is None:
         print("nothing to claim", file=sys.stderr)
         return 3
-    print(item.model_dump_json(indent=2) if args.json else _describe(item))
+    print(
+        json_safe(item.model_dump(mode="json"), indent=2)
+        if args.json
+        else terminal_safe(_describe(item))
+    )
     return 0
 
 
@@ -264,7 +271,7 @@ def _decide(args: argparse.Namespace) -> int:
     edited = _edited_answer(args)
     with _open(args) as store:
         item = ReviewQueue(store).decide(args.id, args.verdict, args.reviewer, edited, args.note)
-    print(f"{item.id}: {item.status.value} by {args.reviewer}")
+    print(terminal_safe(f"{item.id}: {item.status.value} by {args.reviewer}"))
     return 0
 
 

@@ -40,6 +40,14 @@ def register(sub: Any) -> None:
         help="resample label levels per epoch, e.g. question=2,process=2,outcome=0.35",
     )
     parser.add_argument(
+        "--adversarial-augment",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="add, for this fraction of examples, a copy ending in a suffix aimed at the "
+        "scorer (same label): resistance to answers that grade themselves",
+    )
+    parser.add_argument(
         "--no-calibrate",
         action="store_true",
         help="do not fit a Platt calibration map on the dev split",
@@ -74,6 +82,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             device=args.device,
             kind_weights=parse_kind_weights(args.kind_weights),
             calibrate=not args.no_calibrate,
+            adversarial_augment=args.adversarial_augment,
         )
     except PydanticError as exc:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import string
 from typing import Annotated, Any, ClassVar, Literal, Self, get_args, get_origin
 
@@ -129,15 +130,18 @@ class SelfCorrectAction(ActionModel):
     @classmethod
     def _placeholders(cls, template: str) -> str:
         try:
-            fields = [
-                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            parsed = [
+                (name, spec)
+                for _, name, spec, _ in string.Formatter().parse(template)
+                if name is not None
             ]
         except ValueError as exc:
             raise policy_error(
                 f"feedback_template is not a valid template: {exc}",
                 expected="{name} placeholders; literal braces doubled as {{ and }}",
             ) from exc
-        for name in fields:
+        for name, spec in parsed:
+            _check_format_spec(name, spec or "")
             if name not in TEMPLATE_PLACEHOLDERS:
                 close = difflib.get_close_matches(name, TEMPLATE_PLACEHOLDERS, n=1)
                 raise policy_error(
@@ -171,6 +175,31 @@ class SelfCorrectAction(ActionModel):
             confidence=confidence,
             span=least_confident_span,
         )
+
+
+MAX_FORMAT_WIDTH = 1000
+"""Largest width or precision a ``feedback_template`` format spec may ask for."""
+
+_SPEC_NUMBERS = re.compile(r"\d+")
+
+
+def _check_format_spec(name: str, spec: str) -> None:
+    """Refuse nested fields and widths/precisions over :data:`MAX_FORMAT_WIDTH`.
+
+    Checked before anything is rendered: ``{question:>40000000000}`` would need 40 GB.
+    """
+    if "{" in spec or "}" in spec:
+        raise policy_error(
+            f"placeholder {{{name}}} in feedback_template has a nested field in its format spec",
+            expected="a literal format spec such as {confidence:.2f}",
+        )
+    for number in _SPEC_NUMBERS.findall(spec):
+        if len(number) > 4 or int(number) > MAX_FORMAT_WIDTH:
+            raise policy_error(
+                f"format spec {spec!r} of {{{name}}} in feedback_template asks for "
+                f"{number[:20]} characters",
+                expected=f"widths and precisions up to {MAX_FORMAT_WIDTH}",
+            )
 
 
 class HumanReviewAction(ActionModel):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from guardrail.redaction import redact
+
 __all__ = ["RunContext"]
 
 
@@ -42,17 +44,15 @@ class RunContext:
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping for audit records (tags sorted, non-scalar metadata as ``repr``)."""
+        """JSON-ready mapping for audit records (tags sorted, metadata redacted).
+
+        Metadata is walked by :func:`guardrail.redaction.redact` before anything is turned
+        into a string, so secrets nested in it (headers, credentials) are masked.
+        """
         return {
             "attempt": self.attempt,
             "model": self.model,
             "tags": sorted(self.tags),
-            "metadata": {str(k): _plain(v) for k, v in self.metadata.items()},
+            "metadata": redact(dict(self.metadata)),
             "max_tokens": self.max_tokens,
         }
-
-
-def _plain(value: object) -> object:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return repr(value)

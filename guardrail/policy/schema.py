@@ -37,7 +37,7 @@ from guardrail.policy.conditions import Condition
 from guardrail.policy.fields import NonEmptyStr, PolicyModel, policy_error
 from guardrail.triggers.config import BCISettings, CheckpointSettings
 
-__all__ = ["Policy", "Rule", "ScorerSettings", "schema_json"]
+__all__ = ["AuditSettings", "Policy", "Rule", "ScorerSettings", "schema_json"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -50,6 +50,10 @@ class ScorerSettings(PolicyModel):
     a deadline: a question or outcome estimate not in by then is a scorer failure
     (``Policy.on_error``); a process estimate not in by then is an overload
     (``Policy.overload``). The late result is discarded.
+    ``max_input_tokens`` bounds what the scorer reads per estimate (prompt, question, answer
+    and readout): a question is cut to half of it, and of a longer answer only the most recent
+    tokens that fit are read; each checkpoint event records the tokens left out
+    (``truncated_tokens``).
 
     With ``url`` the scorer is a shared service instead (``guardrail serve``, SGLang or vLLM,
     named by ``engine``; ``adapter`` is the LoRA adapter's name there): ``model`` then only
@@ -59,9 +63,21 @@ class ScorerSettings(PolicyModel):
     model: NonEmptyStr = "builtin:finece-smollm2"
     device: str = Field(default="auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]{1,2})?)$")
     latency_budget_s: float = Field(default=2.0, gt=0.0, le=600.0, allow_inf_nan=False)
+    max_input_tokens: int = Field(default=4096, ge=256, le=131_072)
     url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=2000)
     engine: Literal["ray", "sglang", "vllm"] = "ray"
     adapter: str = Field(default="finece", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+
+
+class AuditSettings(PolicyModel):
+    """What a guarded call does when its audit log cannot keep a record.
+
+    ``fail_closed`` fails the call with the write error (nothing runs unrecorded);
+    ``fail_open`` goes on without the record. Both log the failure to the ``guardrail.audit``
+    logger at ERROR.
+    """
+
+    on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
 
 
 class Rule(PolicyModel):
@@ -90,6 +106,7 @@ class Policy(PolicyModel):
     bci: BCISettings = Field(default_factory=BCISettings)
     on_error: Literal["fail_closed", "fail_open"] = "fail_closed"
     overload: Literal["skip_process", "fail_closed", "fail_open"] = "skip_process"
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     rules: list[Rule] = Field(default_factory=list, max_length=256)
     default_action: ActionField = Field(default_factory=ContinueAction)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from guardrail.review.errors import ROW_ERRORS, invalid_row
 from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
 
 COMPONENT = "review"
@@ -104,7 +105,14 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def item_from_row(row: dict[str, Any]) -> ReviewItem:
-    """Rebuild an item from a ``SELECT *`` row (a dict row)."""
+    """Rebuild an item from a ``SELECT *`` row (a dict row); ``ReviewStoreError`` if invalid."""
+    try:
+        return _item_from_row(row)
+    except ROW_ERRORS as exc:
+        raise invalid_row(row.get("id"), exc) from exc
+
+
+def _item_from_row(row: dict[str, Any]) -> ReviewItem:
     decision = None
     if row["verdict"] is not None:
         decision = ReviewDecision(

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from guardrail.review._sqlite import dumps, from_us, to_us
+from guardrail.review.errors import ROW_ERRORS, invalid_row
 from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
 
 COMPONENT = "review"
@@ -79,7 +80,14 @@ def item_row(item: ReviewItem) -> tuple[Any, ...]:
 
 
 def item_from_row(row: sqlite3.Row) -> ReviewItem:
-    """Rebuild an item from a ``SELECT *`` row."""
+    """Rebuild an item from a ``SELECT *`` row; ``ReviewStoreError`` for invalid contents."""
+    try:
+        return _item_from_row(row)
+    except ROW_ERRORS as exc:
+        raise invalid_row(row["id"], exc) from exc
+
+
+def _item_from_row(row: sqlite3.Row) -> ReviewItem:
     decision = None
     if row["verdict"] is not None:
         decision = ReviewDecision(

@@ -92,3 +92,17 @@ class ReviewNotifyError(ReviewError):
         )
         self.item_id = item_id
         self.errors = tuple(errors)
+
+
+ROW_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+"""What rebuilding an item from a stored row raises on invalid contents (pydantic's
+``ValidationError`` is a ``ValueError``)."""
+
+
+def invalid_row(row_id: object, exc: BaseException) -> ReviewStoreError:
+    """The :class:`ReviewStoreError` for a stored row that is not a valid item."""
+    detail = " ".join(str(exc).split())[:300]
+    where = repr(row_id)[:80]
+    return ReviewStoreError(
+        f"review item {where} in the database is invalid ({type(exc).__name__}: {detail})"
+    )

@@ -7,7 +7,15 @@ notification carries ``sent_at``, so a receiver can refuse replays. Connection e
 timeouts, 5xx and 429 are retried with exponential backoff; other 4xx and redirects are not.
 After the last failure the notification is appended to the dead-letter JSONL file, or, with no
 such file, :class:`~guardrail.review.errors.WebhookDeliveryError` is raised. The secret and the
-URL's path, query and credentials never reach a log line, a dead-letter record or ``repr()``.
+URL's path, query and credentials never reach a log line, an error, a dead-letter record or
+``repr()``: ``user:password@`` in the URL is sent as HTTP Basic authorization, and error texts
+are scrubbed of it.
+
+``timeout_s`` is a deadline per attempt, not per socket read (see :mod:`guardrail.review.
+_http`). With ``background=True``, :meth:`WebhookSink.notify` returns at once and a worker
+thread delivers (retries and dead-letters included), so a slow receiver never holds up the
+guarded call; :meth:`WebhookSink.flush` waits for the worker, and a failure without a
+dead-letter file is logged at ERROR instead of raised.
 """
 
 from __future__ import annotations
@@ -18,10 +26,9 @@ import http.client
 import json
 import logging
 import os
+import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +47,7 @@ from tenacity import (
 
 from guardrail import __version__
 from guardrail.errors import GuardrailConfigError
+from guardrail.review._http import Endpoint, post
 from guardrail.review.errors import WebhookDeliveryError
 from guardrail.review.models import ReviewItem
 from guardrail.review.sinks import ReviewEvent
@@ -85,13 +93,6 @@ class _HTTPStatusError(Exception):
         self.status = status
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Refuse redirects: the signed body must not be re-sent somewhere else."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, _HTTPStatusError):
         return exc.status >= 500 or exc.status == 429
@@ -99,24 +100,31 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, str):
-        exc = exc.reason
     return f"{type(exc).__name__}: {exc}"
 
 
 def _safe_url(url: str) -> str:
+    """Scheme, host and port only: never credentials, path or query; never raises."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":<invalid port>"
     return f"{parts.scheme}://{host}{port}"
+
+
+_STOP = object()
 
 
 class WebhookSink:
     """POST review notifications to ``url``, signed with ``secret``.
 
-    ``timeout_s`` bounds each attempt, ``max_attempts`` counts the first try, and waits between
-    attempts grow as ``backoff_s * 2**n`` up to ``max_backoff_s``. ``dead_letter_path`` is the
-    JSONL file that keeps notifications that could not be delivered.
+    ``timeout_s`` is the deadline of each attempt, ``max_attempts`` counts the first try, and
+    waits between attempts grow as ``backoff_s * 2**n`` up to ``max_backoff_s``.
+    ``dead_letter_path`` is the JSONL file that keeps notifications that could not be
+    delivered. ``background=True`` delivers from a worker thread (at most ``max_pending``
+    notifications wait; beyond that they are dead-lettered at once).
     """
 
     def __init__(
@@ -130,17 +138,27 @@ class WebhookSink:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        background: bool = False,
+        max_pending: int = 10_000,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            self._endpoint = Endpoint.parse(url)
+        except ValueError as exc:
             raise GuardrailConfigError(
-                f"webhook url must be an http(s) URL with a host, got {_safe_url(url)!r}"
-            )
+                f"webhook url {_safe_url(url)!r} is not usable: {exc}"
+            ) from None
         if not secret:
             raise GuardrailConfigError("webhook secret must not be empty")
-        if timeout_s <= 0 or max_attempts < 1 or backoff_s < 0 or max_backoff_s < 0:
+        if (
+            timeout_s <= 0
+            or max_attempts < 1
+            or backoff_s < 0
+            or max_backoff_s < 0
+            or max_pending < 1
+        ):
             raise GuardrailConfigError(
-                "webhook needs timeout_s > 0, max_attempts >= 1 and non-negative backoff"
+                "webhook needs timeout_s > 0, max_attempts >= 1, max_pending >= 1 and "
+                "non-negative backoff"
             )
         self._url = url
         self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
@@ -150,15 +168,18 @@ class WebhookSink:
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._sleep = sleep
-        self._opener = urllib.request.build_opener(_NoRedirect)
         self._dead_letter_lock = threading.Lock()
+        self._background = background
+        self._pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
 
     def __repr__(self) -> str:
         dead_letter = None if self._dead_letter_path is None else str(self._dead_letter_path)
         return (
             f"{type(self).__name__}(url={_safe_url(self._url)!r}, secret='***', "
             f"timeout_s={self._timeout_s!r}, max_attempts={self._max_attempts!r}, "
-            f"dead_letter_path={dead_letter!r})"
+            f"dead_letter_path={dead_letter!r}, background={self._background!r})"
         )
 
     @property
@@ -175,7 +196,76 @@ class WebhookSink:
             "sent_at": datetime.now(UTC).isoformat(),
             "item": item.model_dump(mode="json"),
         }
-        self.send(payload, event=event, delivery_id=delivery_id)
+        if not self._background:
+            self.send(payload, event=event, delivery_id=delivery_id)
+            return
+        self._start_worker()
+        try:
+            self._pending.put_nowait((payload, event, delivery_id))
+        except queue.Full:
+            error = OverflowError("not sent: the background queue is full")
+            self._give_up_quietly(payload, event, delivery_id, 0, error)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until background deliveries are done; ``False`` if ``timeout_s`` ran out."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._pending.all_tasks_done:
+            while self._pending.unfinished_tasks:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._pending.all_tasks_done.wait(remaining)
+        return True
+
+    def close(self, timeout_s: float | None = 30.0) -> None:
+        """Deliver what is pending (up to ``timeout_s``) and stop the background worker."""
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        self.flush(timeout_s)
+        self._pending.put(_STOP)
+        worker.join(timeout_s)
+
+    def _start_worker(self) -> None:
+        with self._worker_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._deliver_pending, name="guardrail-webhook", daemon=True
+                )
+                self._worker.start()
+
+    def _deliver_pending(self) -> None:
+        while True:
+            job = self._pending.get()
+            try:
+                if job is _STOP:
+                    return
+                payload, event, delivery_id = job
+                try:
+                    self.send(payload, event=event, delivery_id=delivery_id)
+                except Exception as exc:  # no caller to raise to: the error is logged
+                    logger.error(
+                        "webhook %s: background delivery %s lost: %s",
+                        _safe_url(self._url),
+                        delivery_id,
+                        self._endpoint.scrub(str(exc)),
+                    )
+            finally:
+                self._pending.task_done()
+
+    def _give_up_quietly(
+        self,
+        payload: Mapping[str, Any],
+        event: str,
+        delivery_id: str,
+        attempts: int,
+        exc: Exception,
+    ) -> None:
+        try:
+            self._give_up(payload, event, delivery_id, attempts, exc)
+        except WebhookDeliveryError as error:
+            logger.error("webhook %s: %s", _safe_url(self._url), error)
 
     def send(
         self, payload: Mapping[str, Any], *, event: str = "", delivery_id: str | None = None
@@ -215,15 +305,10 @@ class WebhookSink:
         }
         if event:
             headers[EVENT_HEADER] = event
-        request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
-        try:
-            with self._opener.open(request, timeout=self._timeout_s) as response:
-                response.read()
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            status, reason = exc.code, str(exc.reason or "")
-            exc.close()
-            raise _HTTPStatusError(status, reason) from None
+        status, reason = post(self._endpoint, body, headers, self._timeout_s)
+        if not 200 <= status < 300:  # redirects too: the signed body is not re-sent elsewhere
+            raise _HTTPStatusError(status, reason[:200])
+        return status
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -233,7 +318,7 @@ class WebhookSink:
             _safe_url(self._url),
             state.attempt_number,
             self._max_attempts,
-            _describe(exc) if exc else "no result",
+            self._endpoint.scrub(_describe(exc)) if exc else "no result",
             wait,
         )
 
@@ -246,7 +331,7 @@ class WebhookSink:
         exc: Exception,
     ) -> DeliveryReport:
         status = exc.status if isinstance(exc, _HTTPStatusError) else None
-        reason = _describe(exc)
+        reason = self._endpoint.scrub(_describe(exc))
         where = _safe_url(self._url)
         if self._dead_letter_path is None:
             raise WebhookDeliveryError(

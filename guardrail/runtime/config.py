@@ -164,9 +164,10 @@ class GuardConfig:
         run = None
         if self.audit is not None:
             from guardrail.audit import AuditRun
+            from guardrail.audit.on_error import PolicyAuditLog
 
             run = AuditRun(
-                self.audit,
+                PolicyAuditLog(self.audit, self.policy.audit.on_error),
                 run_id=run_id,
                 policy=self.policy.name,
                 policy_version=self.policy.version,

@@ -11,6 +11,7 @@ fields of :class:`guardrail.review.ReviewItem` (``question``, ``answer``, ``part
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 VerdictName = Literal["approve", "edit", "reject"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +96,23 @@ class QueueReviewSink:
         return f"{type(self).__name__}({self.queue!r})"
 
     def submit(self, item: Mapping[str, Any]) -> str:
-        """Build a :class:`guardrail.review.ReviewItem` from ``item`` and enqueue it."""
-        from guardrail.review import ReviewItem
+        """Build a :class:`guardrail.review.ReviewItem` from ``item`` and enqueue it.
+
+        A notification failure after the item was committed (``ReviewNotifyError``) does not
+        fail the call: the item is in the queue, so its id is returned and the failure logged.
+        """
+        from guardrail.review import ReviewItem, ReviewNotifyError
 
         fields = set(ReviewItem.model_fields) - {"id", "created_at", "status", "decision"}
         data = {key: value for key, value in item.items() if key in fields}
         dedupe_key = data.pop("dedupe_key", None)
-        stored = self.queue.enqueue(ReviewItem(**data), dedupe_key=dedupe_key)
+        try:
+            stored = self.queue.enqueue(ReviewItem(**data), dedupe_key=dedupe_key)
+        except ReviewNotifyError as exc:
+            logger.error(
+                "review item %s committed; notifying about it failed: %s", exc.item_id, exc
+            )
+            return str(exc.item_id)
         return str(stored.id)
 
     def wait(self, review_id: str, timeout_s: float) -> ReviewOutcome:

@@ -99,4 +99,6 @@ def scorer_for_settings(settings: ScorerSettings) -> Scorer:
             adapter=settings.adapter,
             latency_budget_s=settings.latency_budget_s,
         )
-    return create_scorer(settings.model, device=settings.device)
+    return create_scorer(
+        settings.model, device=settings.device, max_input_tokens=settings.max_input_tokens
+    )

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["ModelBoundScorer", "Scorer", "ScoringSession", "TokenLogprobSession"]
+__all__ = [
+    "ModelBoundScorer",
+    "Scorer",
+    "ScoringSession",
+    "TokenLogprobSession",
+    "TruncatingSession",
+]
 
 
 @runtime_checkable
@@ -32,6 +38,16 @@ class ScoringSession(Protocol):
 
     def close(self) -> None:
         """Release cached state."""
+        ...
+
+
+@runtime_checkable
+class TruncatingSession(Protocol):
+    """A session that bounds its input and says how many tokens its last estimate left out."""
+
+    @property
+    def truncated_tokens(self) -> int:
+        """Question and answer tokens cut from the last estimate's input (0: none)."""
         ...
 
 

@@ -10,7 +10,13 @@ from guardrail.errors import ScorerUnavailableError
 from guardrail.scorers.card import ScorerCard, card_for_ref
 from guardrail.scorers.padding import forward_left_padded
 from guardrail.scorers.pool import StreamPool
-from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
+from guardrail.scorers.prompt import (
+    DEFAULT_INSTRUCTION,
+    DEFAULT_MAX_INPUT_TOKENS,
+    PromptSegments,
+    TokenizedPrompt,
+    answer_window,
+)
 from guardrail.scorers.readout import DigitReadout, parse_confidence
 from guardrail.scorers.streams import FineCESession, StreamBatch
 
@@ -34,6 +40,11 @@ class FineCEScorer:
     ``calibration`` (a :class:`~guardrail.calibration.PlattMap`, read from the artifact's
     ``finece.json`` by :meth:`from_ref`) maps every estimate, in :meth:`score_batch` and in
     sessions alike; it is monotone, so rankings (AUROC) do not change.
+
+    ``max_input_tokens`` bounds what the model reads per estimate: a question longer than half
+    of it is cut at its end, and of the answer only the most recent tokens that fit are kept
+    (:func:`~guardrail.scorers.prompt.answer_window`); sessions report what they dropped in
+    ``truncated_tokens``.
     """
 
     def __init__(
@@ -45,9 +56,13 @@ class FineCEScorer:
         instruction: str = DEFAULT_INSTRUCTION,
         batch_size: int = 8,
         calibration: PlattMap | None = None,
+        max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if max_input_tokens < 64:
+            raise ValueError(f"max_input_tokens must be at least 64, got {max_input_tokens}")
+        self.max_input_tokens = max_input_tokens
         self.model = model
         self.tokenizer = tokenizer
         self._name = name
@@ -108,7 +123,7 @@ class FineCEScorer:
         results: list[float] = []
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start : start + self.batch_size]
-            rows = [self.prompt.full_ids(q, a) for q, a in chunk]
+            rows = [self.input_ids(q, a)[0] for q, a in chunk]
             logits = self._forward_padded(rows, keep=self.readout.logits_needed)
             results.extend(self.confidences(logits))
         return results
@@ -124,8 +139,8 @@ class FineCEScorer:
         """Cross-check: let the model write its number greedily and parse it (None if no number)."""
         import torch
 
-        ids = [*self.prompt.question_ids(question), *self.prompt.answer_ids(answer)]
-        ids += list(self.prompt.tail_ids)
+        ids, _ = self.input_ids(question, answer)
+        ids = ids[: len(ids) - len(self.prompt.readout_ids)]
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=torch.tensor([ids], device=self.device),
@@ -148,6 +163,23 @@ class FineCEScorer:
     def open_pool(self) -> StreamPool:
         """An empty pool that streams join and leave (the scoring worker batches on it)."""
         return StreamPool(self)
+
+    # ------------------------------------------------------------------- inputs
+    @property
+    def question_cap(self) -> int:
+        """Most tokens ``head + question + between`` may take (half of ``max_input_tokens``)."""
+        return self.max_input_tokens // 2
+
+    def answer_budget(self, question_len: int) -> int:
+        """Answer tokens that fit beside ``question_len`` prompt tokens and the readout suffix."""
+        return self.max_input_tokens - question_len - len(self.prompt.suffix_ids())
+
+    def input_ids(self, question: str, answer: str) -> tuple[list[int], int]:
+        """The bounded scoring input for one pair, and how many tokens were cut to bound it."""
+        q_ids, cut = self.prompt.bounded_question_ids(question, self.question_cap)
+        a_ids = self.prompt.answer_ids(answer)
+        drop = answer_window(len(a_ids), self.answer_budget(len(q_ids)))
+        return [*q_ids, *a_ids[drop:], *self.prompt.suffix_ids()], cut + drop
 
     # ---------------------------------------------------------------- internals
     def _forward_padded(self, rows: list[list[int]], keep: int) -> torch.Tensor:

@@ -37,6 +37,10 @@ class SessionPool(Protocol):
         """The scorer LM's next-token entropy after stream ``key``'s text."""
         ...
 
+    def truncated(self, key: int) -> int:
+        """Tokens stream ``key``'s last score left out to stay within the input bound."""
+        ...
+
     def remove(self, key: int) -> None:
         """Close stream ``key``."""
         ...
@@ -95,6 +99,10 @@ class StreamPool:
     def entropy(self, key: int) -> float | None:
         """The next-token entropy after stream ``key``'s text."""
         return self._open_batch().entropy()[self._rows[key]]
+
+    def truncated(self, key: int) -> int:
+        """Tokens stream ``key``'s last score left out to stay within ``max_input_tokens``."""
+        return self._open_batch().truncated(self._rows[key])
 
     def remove(self, key: int) -> None:
         """Close stream ``key``; unknown keys are ignored."""

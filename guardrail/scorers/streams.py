@@ -8,6 +8,11 @@ masks the pads; a row whose re-tokenized answer no longer matches what is cached
 slots out instead of cropping (the cache is shared). Masked slots never take part in attention,
 so every row's scores equal a full recomputation of that row alone (up to float rounding).
 
+Inputs are bounded by the scorer's ``max_input_tokens``: a row keeps the most recent answer
+tokens that fit (:func:`~guardrail.scorers.prompt.answer_window`, which moves in steps so the
+cache is reused between moves); when the window moves, the row's answer slots are masked and the
+window is fed again, and the cache is compacted once masked slots outnumber live ones.
+
 One stream is a batch of one (:class:`FineCESession`); :class:`StreamBatch` scores many
 concurrent streams in one forward pass, which is where the throughput comes from: a checkpoint
 step is a few dozen tokens per stream, dominated by reading the weights, not by arithmetic.
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from guardrail.errors import ScorerUnavailableError
-from guardrail.scorers.prompt import TokenizedPrompt
+from guardrail.scorers.prompt import TokenizedPrompt, answer_window
 
 if TYPE_CHECKING:
     import torch
@@ -47,6 +52,15 @@ class StreamScorer(Protocol):
         """The confidence each row of readout ``logits`` expresses."""
         ...
 
+    @property
+    def question_cap(self) -> int:
+        """Most tokens the prompt before the answer may take."""
+        ...
+
+    def answer_budget(self, question_len: int) -> int:
+        """Answer tokens that fit beside ``question_len`` prompt tokens and the readout."""
+        ...
+
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n = min(len(a), len(b))
@@ -70,7 +84,11 @@ class StreamBatch:
         self._texts = ["" for _ in questions]
         self._fed: list[list[int]] = [[] for _ in questions]  # answer ids in the cache, per row
         self._closed = False
-        prefixes = [scorer.prompt.question_ids(q) for q in questions]
+        bounded = [scorer.prompt.bounded_question_ids(q, scorer.question_cap) for q in questions]
+        prefixes = [ids for ids, _ in bounded]
+        self._question_cut = [cut for _, cut in bounded]
+        self._budget = [scorer.answer_budget(len(ids)) for ids in prefixes]
+        self._dropped = [0 for _ in questions]
         # Prefill rows one at a time (no fully masked padded rows), then left-pad into a batch.
         caches, last_logits = [], []
         for ids in prefixes:
@@ -100,6 +118,10 @@ class StreamBatch:
     def text(self, row: int) -> str:
         """The answer text of stream ``row`` so far."""
         return self._texts[row]
+
+    def truncated(self, row: int) -> int:
+        """Tokens of stream ``row`` left out of its last estimate to fit ``max_input_tokens``."""
+        return self._question_cut[row] + self._dropped[row]
 
     def score(self) -> list[float]:
         """Bring every row up to date and read each row's confidence, in one forward pass."""
@@ -140,7 +162,7 @@ class StreamBatch:
         """Add a stream for ``question`` (prefilled alone, left-padded in); return its row."""
         self._check_open()
         torch = self._torch
-        ids = self._scorer.prompt.question_ids(question)
+        ids, cut = self._scorer.prompt.bounded_question_ids(question, self._scorer.question_cap)
         cache, logits = self._prefill(ids)
         width = int(self._mask.shape[1])
         if len(ids) > width:  # the new row is wider than the batch: pad every row on the left
@@ -159,6 +181,9 @@ class StreamBatch:
         self._mask = torch.cat([self._mask, row_mask])
         self._texts.append("")
         self._fed.append([])
+        self._question_cut.append(cut)
+        self._budget.append(self._scorer.answer_budget(len(ids)))
+        self._dropped.append(0)
         self._row_len.append(len(ids))
         self._prefix_logits.append(logits)
         self._last_logits.append(logits)
@@ -182,6 +207,8 @@ class StreamBatch:
                 layer.values = layer.values[:, :, first:]
         for values in (self._texts, self._fed, self._row_len, self._prefix_logits):
             del values[row]
+        for numbers in (self._question_cut, self._budget, self._dropped):
+            del numbers[row]
         del self._last_logits[row]
 
     # ----------------------------------------------------------------- internals
@@ -229,6 +256,8 @@ class StreamBatch:
         for row in rows:
             text = self._texts[row]
             ids = self._scorer.prompt.answer_ids(text)
+            self._dropped[row] = answer_window(len(ids), self._budget[row])
+            ids = ids[self._dropped[row] :]
             fed = self._fed[row]
             keep = _common_prefix(ids, fed)
             if 0 < keep == len(ids) < len(fed):
@@ -295,7 +324,30 @@ class StreamBatch:
             self._row_len[row] += len(ids)
             if ids:
                 self._last_logits[row] = out.logits[index, 0].float()
+        self._compact()
         return out.logits  # type: ignore[no-any-return]
+
+    def _compact(self) -> None:
+        """Drop masked cache slots once they outnumber the live ones (bounded memory)."""
+        torch: Any = self._torch
+        counts = self._mask.sum(dim=1)
+        width = int(counts.max())
+        if self._mask.shape[1] <= 2 * width + 64:
+            return
+        rows = self._mask.shape[0]
+        index = torch.zeros(rows, width, dtype=torch.long, device=self._device)
+        mask = torch.zeros(rows, width, dtype=torch.long, device=self._device)
+        for row in range(rows):
+            valid = self._mask[row].nonzero().flatten()
+            index[row, width - len(valid) :] = valid
+            mask[row, width - len(valid) :] = 1
+        for layer in self._cache.layers:
+            gather = index[:, None, :, None].expand(
+                rows, layer.keys.shape[1], width, layer.keys.shape[-1]
+            )
+            layer.keys = torch.gather(layer.keys, 2, gather)
+            layer.values = torch.gather(layer.values, 2, gather)
+        self._mask = mask
 
     def _select(self, rows: list[int]) -> Any:
         """A cache holding a copy of ``rows``' cached slots."""
@@ -353,6 +405,11 @@ class FineCESession:
     def entropy(self) -> float | None:
         """The scorer LM's next-token entropy after the current text, in nats."""
         return self._batch.entropy()[0]
+
+    @property
+    def truncated_tokens(self) -> int:
+        """Tokens left out of the last estimate to fit the scorer's ``max_input_tokens``."""
+        return self._batch.truncated(0)
 
     def close(self) -> None:
         """Release the KV cache."""

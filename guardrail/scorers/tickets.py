@@ -18,9 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession
+from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession, TruncatingSession
 
-__all__ = ["CheckpointScoring", "DirectScoring", "DoneTicket", "ScoreTicket", "ScoringStream"]
+__all__ = [
+    "CheckpointScoring",
+    "DirectScoring",
+    "DoneTicket",
+    "ScoreTicket",
+    "ScoringStream",
+    "truncated_of",
+]
 
 
 @runtime_checkable
@@ -46,6 +53,11 @@ class ScoreTicket(Protocol):
     @property
     def latency_s(self) -> float:
         """Seconds from the request to its answer (queueing included)."""
+        ...
+
+    @property
+    def truncated_tokens(self) -> int:
+        """Tokens the score left out to stay within the scorer's ``max_input_tokens``."""
         ...
 
     def abandon(self) -> None:
@@ -108,14 +120,20 @@ class CheckpointScoring(Protocol):
 class DoneTicket:
     """A ticket answered at once (a value or an error)."""
 
-    __slots__ = ("_error", "_latency", "_value")
+    __slots__ = ("_error", "_latency", "_truncated", "_value")
 
     def __init__(
-        self, value: float = 0.0, *, error: BaseException | None = None, latency_s: float = 0.0
+        self,
+        value: float = 0.0,
+        *,
+        error: BaseException | None = None,
+        latency_s: float = 0.0,
+        truncated_tokens: int = 0,
     ) -> None:
         self._value = value
         self._error = error
         self._latency = latency_s
+        self._truncated = truncated_tokens
 
     def done(self) -> bool:
         """Always true."""
@@ -140,9 +158,19 @@ class DoneTicket:
         """How long the synchronous score took."""
         return self._latency
 
+    @property
+    def truncated_tokens(self) -> int:
+        """Tokens the score left out (:class:`~guardrail.scorers.base.TruncatingSession`)."""
+        return self._truncated
+
     def abandon(self) -> None:
         """Nothing to cancel."""
         return
+
+
+def truncated_of(session: ScoringSession) -> int:
+    """The tokens ``session``'s last score left out (0 for sessions that never truncate)."""
+    return int(session.truncated_tokens) if isinstance(session, TruncatingSession) else 0
 
 
 class _DirectStream:
@@ -167,7 +195,9 @@ class _DirectStream:
             value = self._session.score()
         except Exception as exc:
             return DoneTicket(error=exc, latency_s=self._clock() - started)
-        return DoneTicket(value, latency_s=self._clock() - started)
+        return DoneTicket(
+            value, latency_s=self._clock() - started, truncated_tokens=truncated_of(self._session)
+        )
 
     def entropy(self) -> float | None:
         return self._session.entropy()

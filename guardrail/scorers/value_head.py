@@ -50,7 +50,13 @@ class ValueHeadScorer:
 
     @classmethod
     def from_ref(
-        cls, ref: str, *, device: str = "auto", dtype: str = "auto", calibrated: bool = True
+        cls,
+        ref: str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        calibrated: bool = True,
+        max_input_tokens: int = 2048,
     ) -> ValueHeadScorer:
         """Load a value-head artifact directory (with its calibration map unless told not to)."""
         import torch
@@ -69,7 +75,14 @@ class ValueHeadScorer:
         head.load_state_dict(weights)
         head.to(next(loaded.model.parameters()).device).eval()
         calibration = artifact_calibration(ref) if calibrated else None
-        scorer = cls(loaded.model, loaded.tokenizer, head, name=ref, calibration=calibration)
+        scorer = cls(
+            loaded.model,
+            loaded.tokenizer,
+            head,
+            name=ref,
+            max_length=max_input_tokens,
+            calibration=calibration,
+        )
         scorer.card = card_for_ref(ref)
         return scorer
 

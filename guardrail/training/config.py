@@ -26,6 +26,11 @@ class TrainConfig(BaseModel):
     stores hold many more outcome labels than question and process ones; without weights the
     scorer mostly learns to judge finished answers. ``calibrate`` fits a Platt map on the dev
     split after training and stores it in the artifact.
+
+    ``adversarial_augment`` adds, for that fraction of the training examples with an answer, a
+    copy whose answer ends in a suffix aimed at the scorer (:mod:`guardrail.adversarial`: a
+    claimed confidence, a note to the grader, a forged turn; either direction) with the *same*
+    label: the scorer learns that what the answer claims about itself is no evidence.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -54,6 +59,7 @@ class TrainConfig(BaseModel):
     device: str = "auto"
     kind_weights: dict[str, float] = Field(default_factory=dict)
     calibrate: bool = True
+    adversarial_augment: float = Field(default=0.0, ge=0.0, le=1.0)
 
     @field_validator("kind_weights")
     @classmethod

@@ -12,7 +12,14 @@ from typing import Any
 
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["TrainingExample", "data_hash", "label_stats", "load_examples", "split_by_question"]
+__all__ = [
+    "TrainingExample",
+    "augment_adversarial",
+    "data_hash",
+    "label_stats",
+    "load_examples",
+    "split_by_question",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,27 @@ def split_by_question(
     train = [e for e in examples if e.question_id not in dev_ids]
     dev = [e for e in examples if e.question_id in dev_ids]
     return train, dev
+
+
+def augment_adversarial(
+    examples: Sequence[TrainingExample], fraction: float, seed: int
+) -> list[TrainingExample]:
+    """``examples`` plus, for ``fraction`` of those with an answer, a copy with a suffix.
+
+    The suffix (:func:`guardrail.adversarial.augment_text`, a random family and direction)
+    claims something about the answer; the copy keeps the original label, because the label is
+    the answer's correctness, not what the answer says about itself. Seeded.
+    """
+    from dataclasses import replace
+
+    from guardrail.adversarial import augment_text
+
+    if not 0.0 <= fraction <= 1.0:
+        raise GuardrailConfigError(f"adversarial_augment must be in [0, 1], got {fraction}")
+    rng = random.Random(f"adversarial:{seed}")
+    candidates = [e for e in examples if e.prefix]
+    chosen = rng.sample(candidates, round(fraction * len(candidates)))
+    return [*examples, *(replace(e, prefix=augment_text(e.prefix, rng)) for e in chosen)]
 
 
 def label_stats(examples: Iterable[TrainingExample]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from guardrail.training.artifact import write_metadata
 from guardrail.training.config import TrainConfig
 from guardrail.training.examples import (
     TrainingExample,
+    augment_adversarial,
     data_hash,
     label_stats,
     load_examples,
@@ -57,6 +58,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
     train_set, dev_set = split_by_question(examples, config.dev_fraction, config.seed)
     if not train_set:
         raise GuardrailConfigError("no training examples after the dev split")
+    if config.adversarial_augment:
+        train_set = augment_adversarial(train_set, config.adversarial_augment, config.seed)
     torch.manual_seed(config.seed)
     objective = make_objective(config)
     steps_per_epoch = math.ceil(_epoch_size(train_set, config) / config.batch_size)
@@ -306,8 +309,15 @@ class _Checkpoint:
         path = self.directory / "state.pt"
         if not path.is_file():
             return 0, []
-        state = torch.load(path, weights_only=False)
-        if state["config"] != self.config:
+        try:  # weights_only: a checkpoint from an untrusted --out cannot run code on load
+            state = torch.load(path, weights_only=True)
+        except Exception as exc:  # unpickling refusals come as several exception types
+            raise GuardrailConfigError(
+                f"{path} cannot be loaded safely (weights only): {type(exc).__name__}; "
+                "it was written by another version or tampered with. Use another --out "
+                "directory or delete the checkpoint"
+            ) from None
+        if not isinstance(state, dict) or state.get("config") != self.config:
             raise GuardrailConfigError(
                 f"{self.directory} holds a run with different settings; "
                 "use another --out directory or delete the checkpoint"

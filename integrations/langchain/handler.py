@@ -365,9 +365,11 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         if callable(getattr(audit, "checkpoint", None)):
             return audit, False  # an AuditRun shared by every LLM run
         from guardrail.audit import AuditRun
+        from guardrail.audit.on_error import PolicyAuditLog
 
         policy = self.config.policy
-        run = AuditRun(audit, run_id=str(run_id), policy=policy.name, policy_version=policy.version)
+        log = PolicyAuditLog(audit, policy.audit.on_error)
+        run = AuditRun(log, run_id=str(run_id), policy=policy.name, policy_version=policy.version)
         run.start({"source": "langchain", "run_id": str(run_id)})
         return run, True
 
