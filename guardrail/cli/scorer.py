@@ -19,7 +19,7 @@ __all__ = ["register"]
 
 
 def _info(args: argparse.Namespace) -> int:
-    from guardrail.scorers.card import card_for_ref
+    from guardrail.scorers.card_refs import card_for_ref
 
     card = card_for_ref(args.ref)
     if args.json:

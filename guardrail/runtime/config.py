@@ -143,14 +143,25 @@ class GuardConfig:
 
     @property
     def scoring(self) -> CheckpointScoring:
-        """Where checkpoints are scored (the scorer's process-wide worker unless given)."""
+        """Where checkpoints are scored (the scorer's process-wide worker unless given).
+
+        A :class:`~guardrail.scorers.remote.RemoteScorer` is called from each stream's own
+        thread instead: the service batches the checkpoints of every process, and each call
+        is bounded by the latency budget end to end (one worker thread would serialise them).
+        """
         if self._scoring is None:
+            from guardrail.scorers.remote import RemoteScorer
+            from guardrail.scorers.tickets import DirectScoring
             from guardrail.scoring_worker import ScoringWorker
 
             scorer = self.scorer
             with self._scorer_lock:
                 if self._scoring is None:
-                    self._scoring = ScoringWorker.for_scorer(scorer)
+                    self._scoring = (
+                        DirectScoring(scorer)
+                        if isinstance(scorer, RemoteScorer)
+                        else ScoringWorker.for_scorer(scorer)
+                    )
         return self._scoring
 
     def audit_run(self, run_id: str | None) -> Any:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import ScorerUnavailableError
-from guardrail.scorers.card import ScorerCard, card_for_ref
+from guardrail.scorers.card import ScorerCard
+from guardrail.scorers.card_refs import card_for_ref
 from guardrail.scorers.padding import forward_left_padded
 from guardrail.scorers.pool import StreamPool
 from guardrail.scorers.prompt import (

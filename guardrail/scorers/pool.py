@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from guardrail.scorers.finece import FineCEScorer
-    from guardrail.scorers.streams import StreamBatch
+    from guardrail.scorers.streams import StreamBatch, StreamScorer
 
 __all__ = ["PoolingScorer", "SessionPool", "StreamPool"]
 
@@ -63,7 +62,7 @@ class StreamPool:
     leaves, the batch is released, so a long-lived pool does not keep growing.
     """
 
-    def __init__(self, scorer: FineCEScorer) -> None:
+    def __init__(self, scorer: StreamScorer) -> None:
         self._scorer = scorer
         self._batch: StreamBatch | None = None
         self._rows: dict[int, int] = {}

@@ -13,7 +13,8 @@ from typing import Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import ModelUnavailableError
-from guardrail.scorers.card import ScorerCard, card_for_ref
+from guardrail.scorers.card import ScorerCard
+from guardrail.scorers.card_refs import card_for_ref
 from guardrail.scorers.padding import forward_left_padded, truncate_answer
 from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
 

@@ -19,11 +19,11 @@ from guardrail.runtime import AnswerWatch
 from guardrail.scorers.card import (
     ScorerCard,
     ScorerMismatchWarning,
-    card_for_ref,
     card_from_data,
     check_model,
     same_model,
 )
+from guardrail.scorers.card_refs import card_for_ref
 from guardrail.testing.scorers import ScriptedScorer
 
 BUILTIN_REFS = (
