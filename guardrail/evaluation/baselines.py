@@ -39,6 +39,9 @@ from guardrail.tasks import (
     extract_numeric_answer,
     extract_short_answer,
 )
+from guardrail.tasks.facts import FactChoiceTask, FactsTask
+from guardrail.tasks.table import TableLookupTask
+from guardrail.tasks.units import UnitConversionTask
 from guardrail.token_signals import (
     first_token_probability,
     mean_logprob_confidence,
@@ -219,8 +222,12 @@ def _short_key(completion: str) -> str | None:
 _ANSWER_KEYS: Mapping[type, Callable[[str], str | None]] = {
     GSM8KTask: _numeric_key,
     SyntheticArithmeticTask: _numeric_key,
+    UnitConversionTask: _numeric_key,
     MultipleChoiceTask: extract_choice,
+    FactChoiceTask: extract_choice,
     ShortAnswerTask: _short_key,
+    FactsTask: _short_key,
+    TableLookupTask: _short_key,
 }
 
 

@@ -121,3 +121,16 @@ def test_in_split_is_stable():
 def test_options_pass_split_through_the_registry():
     task = get_task("facts", TaskOptions(split="test"))
     assert all(in_split(i.id.removeprefix("facts-"), "test") for i in task.items())
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_self_consistency_reads_every_family_s_final_answer(name):
+    from guardrail.evaluation.baselines import final_answer, self_consistency
+
+    task = get_task(name)
+    item = next(iter(task.items()))
+    reference = item.reference if isinstance(item.reference, str) else item.reference[0]
+    said = f"({reference})" if name == "fact-choice" else reference
+    completion = f"Because.\nThe answer is {said}."
+    assert final_answer(task, completion) is not None
+    assert self_consistency(task, completion, [completion, "The answer is zzz."]) == 0.5
