@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["PlattMap", "fit_platt_soft", "logit"]
+__all__ = ["PlattMap", "StageCalibration", "fit_platt_soft", "logit"]
 
 _EPS = 1e-6
 
@@ -66,6 +66,18 @@ class PlattMap:
     def apply_list(self, scores: Sequence[float]) -> list[float]:
         """:meth:`apply` for a list of floats."""
         return [float(v) for v in self.apply(list(scores))]
+
+    @property
+    def invertible(self) -> bool:
+        """False for the constant map (``coef == 0``), which forgets its input."""
+        return self.coef > 0.0
+
+    def invert(self, probability: float) -> float:
+        """The score that :meth:`apply` maps to ``probability`` (needs :attr:`invertible`)."""
+        if not self.invertible:
+            raise GuardrailConfigError("a constant Platt map (coef 0) cannot be inverted")
+        z = (float(logit([probability])[0]) - self.intercept) / self.coef
+        return float(0.5 * (1.0 + math.tanh(0.5 * z)))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in ``finece.json``."""
@@ -122,3 +134,63 @@ def fit_platt_soft(scores: Any, targets: Any) -> PlattMap:
         rate = float(np.clip(y.mean(), _EPS, 1.0 - _EPS))
         return PlattMap(coef=0.0, intercept=math.log(rate) - math.log1p(-rate))
     return PlattMap(coef=coef, intercept=float(model.intercept_[0]))
+
+
+STAGES: tuple[str, ...] = ("question", "process", "outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class StageCalibration:
+    """Separate Platt maps for question, process and outcome estimates.
+
+    Monte Carlo label stores are mostly finished answers (outcome labels), so one map fitted on
+    all of them is an outcome map and shifts the early estimates. The trainer also fits a map
+    per stage on the dev split (``calibration_by_stage`` in ``finece.json``); a scorer applies
+    ``pooled`` to every number it writes (it does not know the stage), and whoever knows the
+    stage (the monitor, the evaluation) calls :meth:`restage` to swap the pooled map for the
+    stage's own. A stage without its own map keeps the pooled number.
+    """
+
+    pooled: PlattMap | None
+    by_stage: Mapping[str, PlattMap]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.by_stage) - set(STAGES)
+        if unknown:
+            raise GuardrailConfigError(
+                f"calibration_by_stage: unknown stage(s) {sorted(unknown)}; valid: "
+                + ", ".join(STAGES)
+            )
+
+    def restage(self, confidence: float, stage: str) -> float:
+        """``confidence`` (the pooled map's output) re-mapped with ``stage``'s own map."""
+        own = self.by_stage.get(stage)
+        if own is None:
+            return confidence
+        if self.pooled is None:
+            raw = confidence
+        elif self.pooled.invertible:
+            raw = self.pooled.invert(confidence)
+        else:
+            return confidence  # the constant pooled map forgot the score
+        return float(own.apply([raw])[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``calibration_by_stage`` entry of ``finece.json``."""
+        return {stage: platt.to_dict() for stage, platt in self.by_stage.items()}
+
+    @classmethod
+    def from_dict(
+        cls, pooled: PlattMap | None, data: Mapping[str, Any], *, where: str
+    ) -> StageCalibration:
+        """Parse ``calibration_by_stage``; errors name ``where`` and the stage."""
+        if not isinstance(data, Mapping):
+            raise GuardrailConfigError(f"{where}: expected an object, got {type(data).__name__}")
+        maps = {
+            str(stage): PlattMap.from_dict(value, where=f"{where}.{stage}")
+            for stage, value in data.items()
+        }
+        try:
+            return cls(pooled=pooled, by_stage=maps)
+        except GuardrailConfigError as exc:
+            raise GuardrailConfigError(f"{where}: {exc}") from None

@@ -66,7 +66,7 @@ from guardrail.errors import (
     ScorerUnavailableError,
 )
 from guardrail.events import CheckpointEvent, Stage
-from guardrail.scorers.base import Scorer
+from guardrail.scorers.base import Scorer, StageCalibratedScorer
 from guardrail.scorers.tickets import CheckpointScoring, DirectScoring, ScoreTicket, ScoringStream
 from guardrail.triggers.base import AnswerText
 from guardrail.triggers.config import BCISettings, CheckpointSettings
@@ -209,6 +209,7 @@ class ConfidenceMonitor:
         "_scorer_name",
         "_scoring",
         "_skipped",
+        "_stage_maps",
         "_state",
         "_stream",
         "_token_count",
@@ -255,6 +256,8 @@ class ConfidenceMonitor:
         else:
             self._scoring = DirectScoring(scorer, clock)
         self._scorer_name = self._scoring.name
+        behind = self._scoring.scorer
+        self._stage_maps = behind if isinstance(behind, StageCalibratedScorer) else None
         self.scorer_mismatch = scorer_mismatch
         self._future_sampler = future_sampler
         self._clock = clock
@@ -544,6 +547,8 @@ class ConfidenceMonitor:
             self._on_skip(skipped)
 
     def _land(self, pending: _Pending, confidence: float, latency: float) -> CheckpointEvent:
+        if self._stage_maps is not None:  # the scorer's map for this stage (question/process/...)
+            confidence = self._stage_maps.for_stage(confidence, pending.stage.value)
         bci = self.bci
         futures: tuple[float, ...] = ()
         if pending.sample and bci.width > 0 and bci.depth > 0:

@@ -100,3 +100,67 @@ def test_malformed_maps_are_named(data: object, message: str) -> None:
 def test_out_of_range_input_is_refused() -> None:
     with pytest.raises(GuardrailConfigError, match="in \\[0, 1\\]"):
         PlattMap(1.0, 0.0).apply([1.5])
+
+
+@given(
+    coef=st.floats(min_value=0.05, max_value=20.0),
+    intercept=st.floats(-5.0, 5.0),
+    p=st.floats(min_value=1e-3, max_value=1.0 - 1e-3),
+)
+def test_invert_undoes_apply(coef: float, intercept: float, p: float) -> None:
+    mapping = PlattMap(coef, intercept)
+    mapped = float(mapping.apply([p])[0])
+    if 1e-6 < mapped < 1.0 - 1e-6:  # inside the clipped range the map is a bijection
+        assert mapping.invert(mapped) == pytest.approx(p, rel=1e-4, abs=1e-6)
+
+
+def test_constant_map_is_not_invertible() -> None:
+    with pytest.raises(GuardrailConfigError, match="cannot be inverted"):
+        PlattMap(0.0, 0.3).invert(0.5)
+
+
+@given(
+    pooled=st.tuples(st.floats(0.1, 5.0), st.floats(-3.0, 3.0)),
+    own=st.tuples(st.floats(0.1, 5.0), st.floats(-3.0, 3.0)),
+    raw=st.floats(min_value=0.01, max_value=0.99),
+)
+def test_restage_swaps_the_pooled_map_for_the_stage_map(
+    pooled: tuple[float, float], own: tuple[float, float], raw: float
+) -> None:
+    from guardrail.calibration import StageCalibration
+
+    pooled_map, own_map = PlattMap(*pooled), PlattMap(*own)
+    staged = StageCalibration(pooled_map, {"question": own_map})
+    written = float(pooled_map.apply([raw])[0])
+    if not 1e-5 < written < 1.0 - 1e-5:
+        return
+    expected = float(own_map.apply([raw])[0])
+    assert staged.restage(written, "question") == pytest.approx(expected, abs=1e-4)
+    assert staged.restage(written, "outcome") == written  # no map of its own: unchanged
+
+
+def test_restage_keeps_rankings_within_a_stage() -> None:
+    from guardrail.calibration import StageCalibration
+
+    staged = StageCalibration(PlattMap(0.5, -0.9), {"process": PlattMap(1.3, 0.4)})
+    values = [0.05, 0.2, 0.21, 0.5, 0.9]
+    moved = [staged.restage(v, "process") for v in values]
+    assert moved == sorted(moved)
+
+
+def test_stage_maps_parse_with_named_errors() -> None:
+    from guardrail.calibration import StageCalibration
+
+    good = {"outcome": {"kind": "platt", "coef": 1.0, "intercept": 0.0}}
+    parsed = StageCalibration.from_dict(None, good, where="finece.json: calibration_by_stage")
+    assert parsed.to_dict() == good
+    with pytest.raises(GuardrailConfigError, match=r"calibration_by_stage.*unknown stage"):
+        StageCalibration.from_dict(
+            None, {"final": good["outcome"]}, where="finece.json: calibration_by_stage"
+        )
+    with pytest.raises(GuardrailConfigError, match=r"calibration_by_stage\.process\.coef"):
+        StageCalibration.from_dict(
+            None,
+            {"process": {"kind": "platt", "coef": "x", "intercept": 0}},
+            where="finece.json: calibration_by_stage",
+        )

@@ -17,6 +17,7 @@ import itertools
 import json
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from guardrail.errors import ConfigIssue, GuardrailConfigError
@@ -86,6 +87,14 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--answers",
+        type=Path,
+        metavar="FILE",
+        help="reuse the generated answers in FILE (written by an earlier run with the same "
+        "generator, task, items and settings) or write them there: several scorers judged "
+        "on the same answers, one generation",
+    )
     parser.add_argument(
         "--adversarial",
         action="store_true",
@@ -177,7 +186,15 @@ def run(args: argparse.Namespace) -> int:
 
     meta = {"data": args.data, "limit": args.limit}
     result = evaluate(
-        scorer, generator, task, items, config, sampler=sampler, progress=progress, meta=meta
+        scorer,
+        generator,
+        task,
+        items,
+        config,
+        sampler=sampler,
+        progress=progress,
+        meta=meta,
+        answers_file=args.answers,
     )
     files = write_report(
         result.report, args.json, markdown_path=args.markdown, figures_dir=args.figures_dir

@@ -48,6 +48,14 @@ def register(sub: Any) -> None:
         "scorer (same label): resistance to answers that grade themselves",
     )
     parser.add_argument(
+        "--mixed-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="weight of the process and outcome labels of questions the generator answered "
+        "both right and wrong (default 1)",
+    )
+    parser.add_argument(
         "--no-calibrate",
         action="store_true",
         help="do not fit a Platt calibration map on the dev split",
@@ -83,6 +91,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             kind_weights=parse_kind_weights(args.kind_weights),
             calibrate=not args.no_calibrate,
             adversarial_augment=args.adversarial_augment,
+            mixed_weight=args.mixed_weight,
         )
     except PydanticError as exc:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

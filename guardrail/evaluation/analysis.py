@@ -16,6 +16,7 @@ reason under ``undefined``/``reason`` keys):
 * ``downstream``: ``acceptance`` and ``early_abort`` rows per threshold;
 * ``baselines_by_auroc`` (best first); ``flags.auroc_below_0_5``: the dotted path of every
   table above whose AUROC is below 0.5 (e.g. ``methods.p_true.raw``, ``positions.p1``);
+* ``hybrid``: the features and both folds' combiners of the ``hybrid`` method, or ``skipped``;
 * ``within_question``: right vs wrong answers to the same question
   (:func:`~guardrail.evaluation.within.within_question_report`), or ``skipped`` with a reason;
 * ``answers``: one entry per answer.
@@ -27,10 +28,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.ablation import Futures, bci_ablation
 from guardrail.evaluation.baselines import BASELINE_NAMES
 from guardrail.evaluation.calibration import CALIBRATION_KINDS, fit_calibration, unfit_reason
 from guardrail.evaluation.downstream import acceptance, early_abort
+from guardrail.evaluation.hybrid import crossfit_hybrid
 from guardrail.evaluation.metrics import CI_METRICS, metric_table
 from guardrail.evaluation.positions import position_samples
 from guardrail.evaluation.records import AnswerRecord, EvalConfig
@@ -46,9 +49,11 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "base_accuracy",
     "accepted_accuracy_at_0_8",
     "finece_within_question_auroc",
+    "hybrid_outcome_auroc",
 )
-METHOD_NAMES: tuple[str, ...] = ("finece", *BASELINE_NAMES)
-"""``finece`` is FineCE's outcome-level estimate; the others are the baselines."""
+METHOD_NAMES: tuple[str, ...] = ("finece", "hybrid", *BASELINE_NAMES)
+"""``finece`` is FineCE's outcome-level estimate, ``hybrid`` FineCE and logprob signals combined
+(:mod:`guardrail.evaluation.hybrid`, cross-fitted); the others are the baselines."""
 
 
 # Bootstrap intervals of every CI metric for the headline tables (methods on all answers, FineCE
@@ -66,9 +71,13 @@ def _table(
     )
 
 
-def _values(records: Sequence[AnswerRecord], method: str) -> list[float | None]:
+def _values(
+    records: Sequence[AnswerRecord], method: str, hybrid: Sequence[float | None]
+) -> list[float | None]:
     if method == "finece":
         return [r.positions.outcome for r in records]
+    if method == "hybrid":
+        return list(hybrid)
     return [r.baselines.get(method) for r in records]
 
 
@@ -100,11 +109,15 @@ def _calibrated(
 
 
 def _method(
-    name: str, records: Sequence[AnswerRecord], config: EvalConfig, skipped: Mapping[str, str]
+    name: str,
+    records: Sequence[AnswerRecord],
+    config: EvalConfig,
+    skipped: Mapping[str, str],
+    hybrid: Sequence[float | None],
 ) -> dict[str, Any]:
     if name in skipped:
         return {"status": "skipped", "reason": skipped[name]}
-    values = _values(records, name)
+    values = _values(records, name, hybrid)
     raw = _table(*_pairs(values, records), config, CI_METRICS)
     flags = ["auroc_below_0_5"] if raw["auroc"] < 0.5 else []
     return {
@@ -224,6 +237,11 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
         "base_accuracy": report["meta"]["base_accuracy"],
         "accepted_accuracy_at_0_8": accepted["accepted_accuracy"],
         "finece_within_question_auroc": report["within_question"].get("macro_auroc", math.nan),
+        "hybrid_outcome_auroc": (
+            report["methods"]["hybrid"]["raw"]["auroc"]
+            if report["methods"]["hybrid"]["status"] == "ok"
+            else math.nan
+        ),
     }
     reasons = {
         "finece_outcome_auroc": finece["undefined"].get("auroc"),
@@ -234,6 +252,7 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
         "accepted_accuracy_at_0_8": accepted.get("reason"),
         "finece_within_question_auroc": report["within_question"].get("undefined")
         or report["within_question"].get("skipped"),
+        "hybrid_outcome_auroc": report["hybrid"].get("skipped"),
     }
     undefined = {
         key: str(reasons[key] or "undefined")
@@ -259,6 +278,12 @@ def build_report(
     correct = [r.answer.correct for r in records]
     traces = [r.positions for r in records]
     thresholds = sorted({*config.thresholds, 0.8})
+    skipped = dict(skipped)
+    try:
+        hybrid, hybrid_info = crossfit_hybrid(records)
+    except GuardrailConfigError as exc:
+        hybrid, hybrid_info = [None] * len(records), {"skipped": str(exc)}
+        skipped["hybrid"] = str(exc)
     report: dict[str, Any] = {
         "meta": {
             **info,
@@ -268,7 +293,7 @@ def build_report(
             "base_accuracy": _mean([float(ok) for ok in correct]),
         },
         "config": config.to_dict(),
-        "methods": {name: _method(name, records, config, skipped) for name in METHOD_NAMES},
+        "methods": {name: _method(name, records, config, skipped, hybrid) for name in METHOD_NAMES},
         "positions": _positions(records, config),
         "strategies": _strategies(records, config),
         "bci": bci_ablation(traces, correct, config.bci, futures),
@@ -282,6 +307,7 @@ def build_report(
         if groups is None
         else within_question_report(groups, n_bootstrap=config.n_bootstrap, seed=config.seed)
     )
+    report["hybrid"] = hybrid_info
     report["baselines_by_auroc"] = _baselines_by_auroc(report["methods"])
     report["flags"] = {"auroc_below_0_5": _low_auroc_paths(report)}
     report["answers"] = _answers(records)

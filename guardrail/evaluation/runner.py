@@ -21,13 +21,15 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from guardrail.calibration import PlattMap
 from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.ablation import Futures, sample_futures
 from guardrail.evaluation.analysis import build_report
+from guardrail.evaluation.answer_cache import read_answers, write_answers
 from guardrail.evaluation.answers import (
     GeneratedAnswer,
     generate_answer,
@@ -49,7 +51,7 @@ from guardrail.evaluation.positions import (
 )
 from guardrail.evaluation.records import AnswerRecord, EvalConfig, Split
 from guardrail.evaluation.within import AnswerGroup
-from guardrail.scorers.base import Scorer
+from guardrail.scorers.base import Scorer, StageCalibratedScorer
 from guardrail.tasks import Task, TaskItem
 
 if TYPE_CHECKING:
@@ -181,30 +183,38 @@ def evaluate(
     sampler: Generator | None = None,
     progress: Progress | None = None,
     meta: Mapping[str, Any] | None = None,
+    answers_file: Path | None = None,
 ) -> Evaluation:
-    """Generate, score and analyse the answers to ``items`` (see the module docstring)."""
+    """Generate, score and analyse the answers to ``items`` (see the module docstring).
+
+    ``answers_file`` (:mod:`guardrail.evaluation.answer_cache`): read the answers and samples
+    from it when it exists (written by an earlier run with the same generator, task, items and
+    settings), else generate them and write it.
+    """
     config = config or EvalConfig()
     say = progress or (lambda _message: None)
     items = list(items)
     if not items:
         raise GuardrailConfigError("evaluation needs at least one item")
     started = time.perf_counter()
-    answers = []
-    for number, item in enumerate(items, start=1):
-        answers.append(generate_answer(generator, task, item, config.generation))
-        say(f"generated {number}/{len(items)}")
-    samples: list[list[str]] | None = None
-    if sampler is not None and config.self_consistency > 0:
-        samples = sample_answers(
-            sampler,
-            task,
-            [a.question for a in answers],
-            config.self_consistency,
-            temperature=config.sample_temperature,
-            max_new_tokens=config.generation.max_new_tokens,
-            seed=config.seed,
-        )
-        say(f"sampled {config.self_consistency} answers per question")
+    header = {
+        "generator": getattr(generator, "name", type(generator).__name__),
+        "task": task.name,
+        "generation": asdict(config.generation),
+        "self_consistency": config.self_consistency if sampler is not None else 0,
+        "sample_temperature": config.sample_temperature,
+        "seed": config.seed,
+    }
+    samples: Sequence[Sequence[str]] | None
+    if answers_file is not None and answers_file.exists():
+        cached = read_answers(answers_file, header, items)
+        say(f"read {len(cached.answers)} answers from {answers_file}")
+        answers, samples = list(cached.answers), cached.samples
+    else:
+        answers, samples = _generate(generator, task, items, config, sampler, say)
+        if answers_file is not None:
+            write_answers(answers_file, header, answers, samples)
+            say(f"wrote the answers to {answers_file}")
     splits = split_by_question([a.item.id for a in answers], config.dev_fraction, config.seed)
     records = []
     for index, answer in enumerate(answers):
@@ -234,6 +244,34 @@ def evaluate(
     return Evaluation(tuple(records), report)
 
 
+def _generate(
+    generator: LocalGenerator,
+    task: Task,
+    items: Sequence[TaskItem],
+    config: EvalConfig,
+    sampler: Generator | None,
+    say: Progress,
+) -> tuple[list[GeneratedAnswer], Sequence[Sequence[str]] | None]:
+    """The greedy answers to ``items`` and, with a sampler, each one's samples."""
+    answers = []
+    for number, item in enumerate(items, start=1):
+        answers.append(generate_answer(generator, task, item, config.generation))
+        say(f"generated {number}/{len(items)}")
+    samples: Sequence[Sequence[str]] | None = None
+    if sampler is not None and config.self_consistency > 0:
+        samples = sample_answers(
+            sampler,
+            task,
+            [a.question for a in answers],
+            config.self_consistency,
+            temperature=config.sample_temperature,
+            max_new_tokens=config.generation.max_new_tokens,
+            seed=config.seed,
+        )
+        say(f"sampled {config.self_consistency} answers per question")
+    return answers, samples
+
+
 def _answer_groups(
     scorer: Scorer,
     task: Task,
@@ -248,6 +286,8 @@ def _answer_groups(
         pairs.extend((answer.question, text) for text in texts)
         graded.append([answer.correct, *(task.check(t, answer.item.reference) for t in own)])
     scores = scorer.score_batch(pairs) if pairs else []
+    if isinstance(scorer, StageCalibratedScorer):
+        scores = [scorer.for_stage(value, "outcome") for value in scores]
     groups, start = [], 0
     for answer, correct in zip(answers, graded, strict=True):
         chunk = scores[start : start + len(correct)]

@@ -9,6 +9,7 @@ __all__ = [
     "ModelBoundScorer",
     "Scorer",
     "ScoringSession",
+    "StageCalibratedScorer",
     "TokenLogprobSession",
     "TruncatingSession",
 ]
@@ -83,6 +84,19 @@ class TokenLogprobSession(Protocol):
 
     def append_token(self, text: str, logprobs: object) -> None:
         """Add streamed answer text with its logprobs."""
+        ...
+
+
+@runtime_checkable
+class StageCalibratedScorer(Protocol):
+    """A scorer with a calibration map per stage (question, process, outcome).
+
+    Its numbers carry one pooled map; the caller that knows an estimate's stage asks for the
+    stage's own (:class:`guardrail.calibration.StageCalibration`).
+    """
+
+    def for_stage(self, confidence: float, stage: str) -> float:
+        """``confidence`` as this scorer's map for ``stage`` gives it."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from guardrail.calibration import PlattMap
+from guardrail.calibration import PlattMap, StageCalibration
 from guardrail.errors import ScorerUnavailableError
 from guardrail.scorers.card import ScorerCard
 from guardrail.scorers.card_refs import card_for_ref
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from guardrail.models.loader import LoadedModel
 
-__all__ = ["FineCEScorer", "artifact_calibration"]
+__all__ = ["FineCEScorer", "artifact_calibration", "artifact_stage_calibration"]
 
 
 class FineCEScorer:
@@ -40,7 +40,9 @@ class FineCEScorer:
 
     ``calibration`` (a :class:`~guardrail.calibration.PlattMap`, read from the artifact's
     ``finece.json`` by :meth:`from_ref`) maps every estimate, in :meth:`score_batch` and in
-    sessions alike; it is monotone, so rankings (AUROC) do not change.
+    sessions alike; it is monotone, so rankings (AUROC) do not change. ``stage_maps`` (the
+    artifact's ``calibration_by_stage``) are applied by :meth:`for_stage` when the caller knows
+    an estimate's stage (the monitor and the evaluation do).
 
     ``max_input_tokens`` bounds what the model reads per estimate: a question longer than half
     of it is cut at its end, and of the answer only the most recent tokens that fit are kept
@@ -57,6 +59,7 @@ class FineCEScorer:
         instruction: str = DEFAULT_INSTRUCTION,
         batch_size: int = 8,
         calibration: PlattMap | None = None,
+        stage_maps: dict[str, PlattMap] | None = None,
         max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     ) -> None:
         if batch_size < 1:
@@ -69,6 +72,7 @@ class FineCEScorer:
         self._name = name
         self.batch_size = batch_size
         self.calibration = calibration
+        self.stage_calibration = StageCalibration(calibration, dict(stage_maps or {}))
         self.card: ScorerCard | None = None  # set by from_ref (guardrail.scorers.card)
         segments = PromptSegments.for_tokenizer(tokenizer, instruction)
         self.readout = DigitReadout.for_tokenizer(tokenizer, segments.readout)
@@ -100,6 +104,7 @@ class FineCEScorer:
         kwargs.setdefault("name", ref)
         if calibrated and "calibration" not in kwargs:
             kwargs["calibration"] = artifact_calibration(ref)
+            kwargs.setdefault("stage_maps", artifact_stage_calibration(ref))
         scorer = cls(loaded.model, loaded.tokenizer, **kwargs)
         scorer.card = card_for_ref(ref)
         return scorer
@@ -133,6 +138,10 @@ class FineCEScorer:
         """The readout of ``logits`` (one row per estimate), calibrated if a map is set."""
         values = [float(v) for v in self.readout.confidence(logits)]
         return self.calibration.apply_list(values) if self.calibration is not None else values
+
+    def for_stage(self, confidence: float, stage: str) -> float:
+        """``confidence`` with the map of ``stage`` (question, process, outcome) if it has one."""
+        return self.stage_calibration.restage(confidence, stage)
 
     def greedy_confidence(
         self, question: str, answer: str = "", max_new_tokens: int = 6
@@ -191,8 +200,8 @@ class FineCEScorer:
         return out.logits  # type: ignore[no-any-return]
 
 
-def artifact_calibration(ref: str) -> PlattMap | None:
-    """The calibration map in the ``finece.json`` of the artifact ``ref`` names, if any."""
+def _artifact_entry(ref: str, key: str) -> tuple[Any, str]:
+    """``finece.json[key]`` of the artifact ``ref`` names (None if absent), and where it is."""
     from pathlib import Path
 
     from guardrail.models.loader import resolve_model_path
@@ -200,8 +209,19 @@ def artifact_calibration(ref: str) -> PlattMap | None:
 
     location = resolve_model_path(ref)
     if not isinstance(location, Path) or not (location / "finece.json").is_file():
-        return None
-    data = read_metadata(location).get("calibration")
+        return None, ""
+    return read_metadata(location).get(key), f"{location / 'finece.json'}: {key}"
+
+
+def artifact_calibration(ref: str) -> PlattMap | None:
+    """The calibration map in the ``finece.json`` of the artifact ``ref`` names, if any."""
+    data, where = _artifact_entry(ref, "calibration")
+    return None if data is None else PlattMap.from_dict(data, where=where)
+
+
+def artifact_stage_calibration(ref: str) -> dict[str, PlattMap]:
+    """The per-stage maps (``calibration_by_stage``) of the artifact ``ref`` names, if any."""
+    data, where = _artifact_entry(ref, "calibration_by_stage")
     if data is None:
-        return None
-    return PlattMap.from_dict(data, where=f"{location / 'finece.json'}: calibration")
+        return {}
+    return dict(StageCalibration.from_dict(None, data, where=where).by_stage)

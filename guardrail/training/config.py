@@ -31,6 +31,11 @@ class TrainConfig(BaseModel):
     copy whose answer ends in a suffix aimed at the scorer (:mod:`guardrail.adversarial`: a
     claimed confidence, a note to the grader, a forged turn; either direction) with the *same*
     label: the scorer learns that what the answer claims about itself is no evidence.
+
+    ``mixed_weight`` multiplies the weight of the process and outcome examples of *mixed*
+    questions (outcome labels both below and above 0.5: the generator answered them both right
+    and wrong). Those are the only examples that teach the scorer to tell a right answer from a
+    wrong one to the same question; on the others the question alone predicts the label.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -60,6 +65,7 @@ class TrainConfig(BaseModel):
     kind_weights: dict[str, float] = Field(default_factory=dict)
     calibrate: bool = True
     adversarial_augment: float = Field(default=0.0, ge=0.0, le=1.0)
+    mixed_weight: float = Field(default=1.0, ge=0.0, le=100.0)
 
     @field_validator("kind_weights")
     @classmethod

@@ -149,29 +149,51 @@ def _optimiser(config: TrainConfig, objective: Objective, total: int) -> tuple[A
 
 
 def _epoch_size(examples: Sequence[TrainingExample], config: TrainConfig) -> int:
-    """Examples per epoch after ``kind_weights`` (fixed, so that steps per epoch are)."""
-    counts: dict[str, int] = {}
-    for example in examples:
-        counts[example.kind] = counts.get(example.kind, 0) + 1
-    return sum(_copies(config.kind_weights.get(kind, 1.0), n) for kind, n in counts.items())
+    """Examples per epoch after the weights (fixed, so that steps per epoch are)."""
+    return sum(
+        _copies(weight, len(indices)) for weight, indices in _weighted_buckets(examples, config)
+    )
 
 
 def _copies(weight: float, n: int) -> int:
     return math.floor(weight) * n + round((weight - math.floor(weight)) * n)
 
 
+def mixed_questions(examples: Sequence[TrainingExample]) -> set[str]:
+    """Ids of the questions whose outcome labels lie on both sides of 0.5."""
+    low: set[str] = set()
+    high: set[str] = set()
+    for example in examples:
+        if example.kind == "outcome":
+            (high if example.label >= 0.5 else low).add(example.question_id)
+    return low & high
+
+
+def _weighted_buckets(
+    examples: Sequence[TrainingExample], config: TrainConfig
+) -> list[tuple[float, list[int]]]:
+    """Example indices grouped by weight: ``kind_weights`` times ``mixed_weight`` if it applies."""
+    mixed = mixed_questions(examples) if config.mixed_weight != 1.0 else set()
+    buckets: dict[tuple[str, bool], list[int]] = {}
+    for index, example in enumerate(examples):
+        is_mixed = example.kind != "question" and example.question_id in mixed
+        buckets.setdefault((example.kind, is_mixed), []).append(index)
+    return [
+        (
+            config.kind_weights.get(kind, 1.0) * (config.mixed_weight if is_mixed else 1.0),
+            buckets[(kind, is_mixed)],
+        )
+        for kind, is_mixed in sorted(buckets)
+    ]
+
+
 def _epoch_pool(examples: Sequence[TrainingExample], config: TrainConfig, epoch: int) -> list[int]:
-    """Indices of this epoch's examples, each kind resampled by its weight (seeded)."""
-    if not config.kind_weights:
+    """Indices of this epoch's examples, each bucket resampled by its weight (seeded)."""
+    if not config.kind_weights and config.mixed_weight == 1.0:
         return list(range(len(examples)))
     rng = random.Random(config.seed * 7_919 + epoch + 1)
-    by_kind: dict[str, list[int]] = {}
-    for index, example in enumerate(examples):
-        by_kind.setdefault(example.kind, []).append(index)
     pool: list[int] = []
-    for kind in sorted(by_kind):
-        indices = by_kind[kind]
-        weight = config.kind_weights.get(kind, 1.0)
+    for weight, indices in _weighted_buckets(examples, config):
         pool.extend(indices * math.floor(weight))
         extra = _copies(weight, len(indices)) - math.floor(weight) * len(indices)
         pool.extend(sorted(rng.sample(indices, extra)))
@@ -247,7 +269,53 @@ def _calibration(
         "dev_brier_calibrated": brier(calibrated),
     }
     say(f"calibration map {platt.to_dict()} fitted on the dev split: {json.dumps(fit)}")
-    return {"calibration": platt.to_dict(), "calibration_fit": fit}
+    return {
+        "calibration": platt.to_dict(),
+        "calibration_fit": fit,
+        **_stage_calibration(dev, predictions, say),
+    }
+
+
+def _stage_calibration(
+    dev: Sequence[TrainingExample], predictions: Sequence[float], say: Callable[[str], None]
+) -> dict[str, Any]:
+    """One Platt map per label kind (question, process, outcome) on the dev split.
+
+    Monte Carlo stores are mostly outcome labels, so a single map is fitted for finished
+    answers and shifts the early estimates; the scorer applies the map of the estimate's stage
+    (:class:`guardrail.calibration.StagedCalibration`). A kind with too few dev examples (or all
+    targets equal) keeps the pooled map.
+    """
+    from guardrail.calibration import fit_platt_soft
+
+    maps: dict[str, Any] = {}
+    fits: dict[str, Any] = {}
+    for kind in ("question", "process", "outcome"):
+        rows = [(p, e.label) for p, e in zip(predictions, dev, strict=True) if e.kind == kind]
+        if len(rows) < _MIN_STAGE_EXAMPLES:
+            fits[kind] = f"pooled map: {len(rows)} dev examples (< {_MIN_STAGE_EXAMPLES})"
+            continue
+        scores, labels = [r[0] for r in rows], [r[1] for r in rows]
+        try:
+            platt = fit_platt_soft(scores, labels)
+        except GuardrailConfigError as exc:
+            fits[kind] = f"pooled map: {exc}"
+            continue
+        calibrated = platt.apply_list(scores)
+        maps[kind] = platt.to_dict()
+        fits[kind] = {
+            "examples": len(rows),
+            "dev_brier_raw": sum((s - y) ** 2 for s, y in rows) / len(rows),
+            "dev_brier_calibrated": sum(
+                (c - y) ** 2 for c, y in zip(calibrated, labels, strict=True)
+            )
+            / len(rows),
+        }
+    say(f"stage calibration maps {json.dumps(maps)}: {json.dumps(fits)}")
+    return {"calibration_by_stage": maps, "calibration_by_stage_fit": fits}
+
+
+_MIN_STAGE_EXAMPLES = 20
 
 
 def _plot(curve: Path, png: Path, say: Callable[[str], None]) -> None:

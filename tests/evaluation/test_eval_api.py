@@ -33,6 +33,7 @@ def test_summary_keys_are_the_issue_s() -> None:
         "base_accuracy",
         "accepted_accuracy_at_0_8",
         "finece_within_question_auroc",
+        "hybrid_outcome_auroc",
     )
 
 

@@ -232,3 +232,50 @@ def test_every_auroc_below_half_is_flagged(result: Evaluation) -> None:
         for part in path.replace("[", ".[").split("."):
             node = node[int(part[1:-1])] if part.startswith("[") else node[part]
         assert node["auroc"] < 0.5
+
+
+def test_answers_file_is_written_then_reused_unchanged(
+    tiny: tuple[Any, Any], tiny_scorer: Any, scripted: Any, task: GSM8KTask, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from guardrail.errors import GuardrailConfigError
+
+    model, tokenizer = tiny
+    sampler = LocalBatchGenerator(model, tokenizer, name="tiny-sampler")
+    config = replace(CONFIG, bci=BCIGrid(widths=(0,)), n_bootstrap=0)
+    path = tmp_path / "answers.jsonl"
+    first = evaluate(
+        tiny_scorer, scripted, task, task.items(), config, sampler=sampler, answers_file=path
+    )
+    assert path.is_file()
+
+    class NoGeneration:  # a generator that must not be asked: the answers come from the file
+        name = scripted.name
+
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"generator.{name} used although the answers were cached")
+
+    second = evaluate(
+        tiny_scorer, NoGeneration(), task, task.items(),  # type: ignore[arg-type]
+        replace(config, p_true=False, verbalized=False), sampler=sampler, answers_file=path,
+    )  # fmt: skip
+    assert [r.answer for r in second.records] == [r.answer for r in first.records]
+    assert second.report["within_question"] == first.report["within_question"]
+    assert [r.positions for r in second.records] == [r.positions for r in first.records]
+    with pytest.raises(GuardrailConfigError, match="self_consistency=2, this run has 3"):
+        evaluate(
+            tiny_scorer, scripted, task, task.items(), replace(config, self_consistency=3),
+            sampler=sampler, answers_file=path,
+        )  # fmt: skip
+    with pytest.raises(GuardrailConfigError, match="holds 4 answers, this run asks for 2"):
+        evaluate(
+            tiny_scorer, scripted, task, list(task.items())[:2], config,
+            sampler=sampler, answers_file=path,
+        )  # fmt: skip
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
+    with pytest.raises(GuardrailConfigError, match=r"answers.jsonl:2: malformed answer"):
+        evaluate(
+            tiny_scorer, scripted, task, task.items(), config, sampler=sampler, answers_file=path
+        )

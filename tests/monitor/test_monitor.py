@@ -562,3 +562,21 @@ def test_monitor_invariants(
         assert event.confidence == scorer.score(QUESTION, answer[: event.char_end])
         assert event.revisions[-1] == event.revised
     assert [e.revised for e in events] == integrate([e.confidence for e in events], alpha, depth)
+
+
+class _StagedScorer(ScriptedScorer):
+    """A scripted scorer with a map per stage: question x0.5, process x0.8, outcome unchanged."""
+
+    factors = {"question": 0.5, "process": 0.8}
+
+    def for_stage(self, confidence: float, stage: str) -> float:
+        return confidence * self.factors.get(stage, 1.0)
+
+
+def test_stage_calibration_is_applied_by_stage() -> None:
+    monitor = ConfidenceMonitor(_StagedScorer(lambda q, a: 0.6), QUESTION, NO_GAP)
+    monitor.start()
+    feed_all(monitor, TOKENS)
+    monitor.finish()
+    by_stage = {(e.stage, round(e.confidence, 9)) for e in monitor.events}
+    assert by_stage == {(Stage.QUESTION, 0.3), (Stage.PROCESS, 0.48), (Stage.OUTCOME, 0.6)}

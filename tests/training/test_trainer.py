@@ -229,3 +229,80 @@ def test_learning_curve_keeps_the_last_record_of_a_replayed_step(tmp_path: Path)
     path.write_text('{"step": 1, "loss": 2.0}\n{"loss": 1.0}\n')
     with pytest.raises(GuardrailConfigError, match=r"curve.jsonl:2: malformed"):
         read_learning_curve(path)
+
+
+def _example(qid: str, kind: str, label: float) -> Any:
+    from guardrail.training.examples import TrainingExample
+
+    return TrainingExample(qid, f"question {qid}", "" if kind == "question" else "x", label, kind)
+
+
+def test_mixed_weight_favours_questions_answered_both_ways(
+    labels: Path, base_model: str, tmp_path: Path
+) -> None:
+    from collections import Counter
+
+    from guardrail.training.trainer import _epoch_order, _epoch_size, mixed_questions
+
+    examples = [
+        _example("mixed", "question", 0.5),
+        _example("mixed", "outcome", 1.0),
+        _example("mixed", "outcome", 0.0),
+        _example("mixed", "process", 0.5),
+        _example("easy", "question", 1.0),
+        _example("easy", "outcome", 1.0),
+        _example("easy", "outcome", 1.0),
+        _example("easy", "process", 1.0),
+    ]
+    assert mixed_questions(examples) == {"mixed"}
+    config = _config(labels, base_model, tmp_path / "m", max_steps=None, mixed_weight=3.0)
+    order = _epoch_order(examples, config, 0)
+    counts = Counter((examples[i].question_id, examples[i].kind) for i in order)
+    assert counts == {
+        ("mixed", "question"): 1,  # the question label is the same for every answer: not weighted
+        ("mixed", "outcome"): 6,
+        ("mixed", "process"): 3,
+        ("easy", "question"): 1,
+        ("easy", "outcome"): 2,
+        ("easy", "process"): 1,
+    }
+    assert _epoch_size(examples, config) == len(order) == 14
+    plain = _config(labels, base_model, tmp_path / "p", max_steps=None)
+    assert sorted(_epoch_order(examples, plain, 0)) == list(range(8))
+
+
+def test_mixed_weight_is_validated(labels: Path, base_model: str, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="mixed_weight"):
+        _config(labels, base_model, tmp_path / "x", mixed_weight=-1.0)
+
+
+def test_stage_maps_are_fitted_per_label_kind() -> None:
+    import random
+
+    from guardrail.calibration import PlattMap
+    from guardrail.training.trainer import _stage_calibration
+
+    rng = random.Random(0)
+    dev, predictions = [], []
+    for index in range(60):  # outcome: predictions too high; process: too low; question: 5 only
+        label = float(index % 2)
+        dev.append(_example(f"o{index}", "outcome", label))
+        predictions.append(min(0.99, 0.5 + 0.4 * label + rng.uniform(0, 0.09)))
+    for index in range(40):
+        label = float(index % 2)
+        dev.append(_example(f"p{index}", "process", label))
+        predictions.append(max(0.01, 0.1 + 0.3 * label - rng.uniform(0, 0.09)))
+    for index in range(5):
+        dev.append(_example(f"q{index}", "question", 0.5))
+        predictions.append(0.4)
+    result = _stage_calibration(dev, predictions, lambda _: None)
+    maps = {k: PlattMap.from_dict(v) for k, v in result["calibration_by_stage"].items()}
+    assert set(maps) == {"outcome", "process"}
+    assert "pooled map" in result["calibration_by_stage_fit"]["question"]
+    for kind in ("outcome", "process"):
+        fit = result["calibration_by_stage_fit"][kind]
+        assert fit["dev_brier_calibrated"] < fit["dev_brier_raw"]
+    # the same raw number means more for a process estimate (its scores run low here)
+    assert maps["process"].apply([0.35])[0] > maps["outcome"].apply([0.35])[0] + 0.3
