@@ -567,10 +567,8 @@ def test_monitor_invariants(
 class _StagedScorer(ScriptedScorer):
     """A scripted scorer with a map per stage: question x0.5, process x0.8, outcome unchanged."""
 
-    factors = {"question": 0.5, "process": 0.8}
-
     def for_stage(self, confidence: float, stage: str) -> float:
-        return confidence * self.factors.get(stage, 1.0)
+        return confidence * {"question": 0.5, "process": 0.8}.get(stage, 1.0)
 
 
 def test_stage_calibration_is_applied_by_stage() -> None:
