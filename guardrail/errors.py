@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # a record type only: this module imports nothing at run time
+    from guardrail.events import CheckpointEvent
+    from guardrail.policy.decision import Decision
 
 __all__ = [
     "ConfigIssue",
@@ -50,13 +54,13 @@ class GuardSignal(GuardrailError):
         self,
         message: str,
         *,
-        decision: Any = None,
-        events: Sequence[Any] = (),
+        decision: Decision | None = None,
+        events: Sequence[CheckpointEvent] = (),
         partial_answer: str = "",
     ) -> None:
         super().__init__(message)
-        self.decision = decision
-        self.events = tuple(events)
+        self.decision: Decision | None = decision
+        self.events: tuple[CheckpointEvent, ...] = tuple(events)
         self.partial_answer = partial_answer
 
 

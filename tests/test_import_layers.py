@@ -18,10 +18,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "guardrail"
 SKIPPED = {"integrations", "_presets"}  # links to the repository's integrations/ and policies/
 
-# The one circle left is issue 16's to remove (its rewrite owns runtime/loop.py and ledger.py).
-KNOWN_CIRCLES = [{"guardrail.runtime.ledger", "guardrail.runtime.loop"}]
+KNOWN_CIRCLES: list[set[str]] = []
 
 # package -> packages (and top-level modules) it must never import, in any way.
+# ``ALLOWED`` names the exceptions: a guard signal names the types of the decision and events it
+# carries (``TYPE_CHECKING`` imports of record modules that never import ``errors``: the circle
+# test keeps it so).
+ALLOWED = {"guardrail.errors": {"guardrail.events", "guardrail.policy.decision"}}
 FORBIDDEN = {
     "guardrail.errors": {"*"},
     "guardrail.events": {"*"},
@@ -175,6 +178,7 @@ def test_lower_layers_do_not_import_upper_ones(lower: str) -> None:
         if module == lower or module.startswith(lower + ".")
         for target in targets
         if not (target == lower or target.startswith(lower + "."))
+        and target not in ALLOWED.get(module, set())
         and ("*" in forbidden or any(target == f or target.startswith(f + ".") for f in forbidden))
     )
     assert offending == []

@@ -2,62 +2,26 @@
 
 * :class:`AnswerWatch` scores one streamed answer and raises the guard signal of an
   interrupting decision (:mod:`guardrail.runtime.signals`).
-* :class:`GuardLoop` turns each attempt's outcome into the next step: retry with backoff,
-  escalate to the next model, self-correct with feedback naming the least confident span,
-  hand the answer to human review, or abort (raise, or return the fallback answer).
+* :class:`StreamGate` runs one guarded call's attempts as a state machine its adapter feeds:
+  it releases the chunks (pass-through or held back, :class:`ChunkGate`), reports each attempt
+  to the action loop (:mod:`guardrail.runtime.loop`: retry with backoff, escalate to the next
+  model, self-correct, human review, abort) and closes it with restart and final markers.
+  :func:`drive` / :func:`adrive` (streams) and :func:`run_call` / :func:`arun_call` (results)
+  are its sync and async drivers.
 * :class:`GuardConfig` bundles the policy, scorer, review sink and audit log for a guarded call.
 
-Adapters (``guardrail.integrations.langchain``, a litellm wrapper) only translate their streams
-and runnables. Importing this package imports neither torch nor any LLM framework.
+Adapters (``guardrail.integrations.langchain``, ``guardrail.integrations.litellm``) only
+translate their streams and runnables. Importing this package imports neither torch nor any
+LLM framework. The loop, the ledger and the drivers' parts stay in their modules.
 """
 
-from guardrail.runtime.config import (
-    USE_POLICY,
-    GuardConfig,
-    PolicyLike,
-    policy_action_types,
-    resolve_policy,
-)
-from guardrail.runtime.drive import (
-    NextAttempt,
-    aresolve_review,
-    aretrying,
-    arun_attempts,
-    conclude,
-    resolve_review,
-    retrying,
-    run_attempts,
-)
-from guardrail.runtime.ledger import CallLedger
-from guardrail.runtime.loop import (
-    Again,
-    AttemptPlan,
-    AttemptReport,
-    Fail,
-    Finish,
-    GuardLoop,
-    Review,
-    Step,
-)
-from guardrail.runtime.records import (
-    ActionRecord,
-    AttemptKind,
-    AttemptRecord,
-    GuardedResult,
-    GuardStatus,
-    decision_summary,
-)
-from guardrail.runtime.review import (
-    BlockingReviewSink,
-    DefaultReviewSink,
-    MemoryReviewSink,
-    QueueReviewSink,
-    ReviewOutcome,
-    ReviewSink,
-    ReviewWaitTimeout,
-    as_review_sink,
-    review_request,
-)
+from guardrail.runtime.chunks import ChunkGate, StreamingMode
+from guardrail.runtime.config import USE_POLICY, GuardConfig, PolicyLike, resolve_policy
+from guardrail.runtime.drive import adrive, aresolve_review, arun_call, drive, run_call
+from guardrail.runtime.gate import Frames, MarkerKind, StreamGate
+from guardrail.runtime.loop import Fail, Finish, Step
+from guardrail.runtime.records import AttemptPlan, GuardedResult, GuardStatus
+from guardrail.runtime.review import MemoryReviewSink, QueueReviewSink, ReviewOutcome, ReviewSink
 from guardrail.runtime.signals import (
     EscalationRequested,
     GuardAborted,
@@ -65,61 +29,40 @@ from guardrail.runtime.signals import (
     RetryRequested,
     ReviewRejected,
     SelfCorrectionRequested,
-    interrupts,
-    signal_for,
 )
-from guardrail.runtime.spans import Span, least_confident_span
-from guardrail.runtime.watch import AnswerWatch, WatchListener, WatchMode
+from guardrail.runtime.watch import AnswerWatch, WatchMode
 
 __all__ = [
     "USE_POLICY",
-    "ActionRecord",
-    "Again",
     "AnswerWatch",
-    "AttemptKind",
     "AttemptPlan",
-    "AttemptRecord",
-    "AttemptReport",
-    "BlockingReviewSink",
-    "CallLedger",
-    "DefaultReviewSink",
+    "ChunkGate",
     "EscalationRequested",
     "Fail",
     "Finish",
+    "Frames",
     "GuardAborted",
     "GuardConfig",
-    "GuardLoop",
     "GuardStatus",
     "GuardedResult",
     "HumanReviewRequested",
+    "MarkerKind",
     "MemoryReviewSink",
-    "NextAttempt",
     "PolicyLike",
     "QueueReviewSink",
     "RetryRequested",
-    "Review",
     "ReviewOutcome",
     "ReviewRejected",
     "ReviewSink",
-    "ReviewWaitTimeout",
     "SelfCorrectionRequested",
-    "Span",
     "Step",
-    "WatchListener",
+    "StreamGate",
+    "StreamingMode",
     "WatchMode",
+    "adrive",
     "aresolve_review",
-    "aretrying",
-    "arun_attempts",
-    "as_review_sink",
-    "conclude",
-    "decision_summary",
-    "interrupts",
-    "least_confident_span",
-    "policy_action_types",
+    "arun_call",
+    "drive",
     "resolve_policy",
-    "resolve_review",
-    "retrying",
-    "review_request",
-    "run_attempts",
-    "signal_for",
+    "run_call",
 ]

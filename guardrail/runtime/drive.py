@@ -1,44 +1,46 @@
-"""Driving a GuardLoop: tenacity for the attempts, the review sink for review steps.
+"""Driving a guarded call: tenacity for the attempts, the review sink for review steps.
 
-:func:`run_attempts` / :func:`arun_attempts` run a whole call for adapters whose attempts
-return an :class:`~guardrail.runtime.loop.AttemptReport`. Streaming adapters drive the loop
-from their generators with :func:`retrying` / :func:`aretrying` (raise :class:`NextAttempt`
-inside a tenacity attempt to run the next one after the policy's delay), and
-:func:`resolve_review` / :func:`aresolve_review` for review steps.
+:func:`drive` / :func:`adrive` run a :class:`~guardrail.runtime.gate.StreamGate`'s attempts
+and yield what it releases; :func:`run_call` / :func:`arun_call` run them for the result alone. The
+adapter's ``attempt(plan)`` runs one attempt in its framework (feeding the gate, yielding what
+:meth:`~guardrail.runtime.gate.StreamGate.push` releases) and ends it with
+:meth:`~guardrail.runtime.gate.StreamGate.end`; the driver settles it, carries out a review
+step, yields the closing chunks and then runs the next attempt after the policy's delay (a
+tenacity loop retried on :class:`NextAttempt`), returns, or raises the call's signal.
+:func:`run_attempts` drives a bare :class:`~guardrail.runtime.loop.GuardLoop` whose attempts
+return their own :class:`~guardrail.runtime.records.AttemptReport`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception_type, stop_never
 
 from guardrail.errors import GuardrailConfigError
-from guardrail.runtime.loop import (
-    Again,
-    AttemptPlan,
-    AttemptReport,
-    Fail,
-    Finish,
-    GuardLoop,
-    Review,
-    Step,
-)
-from guardrail.runtime.records import GuardedResult
+from guardrail.runtime.gate import StreamGate
+from guardrail.runtime.loop import Again, Fail, Finish, GuardLoop, Review, Step
+from guardrail.runtime.records import AttemptPlan, AttemptReport, GuardedResult
 from guardrail.runtime.review import ReviewOutcome, ReviewSink
 
 __all__ = [
     "NextAttempt",
+    "adrive",
     "aresolve_review",
     "aretrying",
-    "arun_attempts",
+    "arun_call",
     "conclude",
+    "drive",
     "resolve_review",
     "retrying",
     "run_attempts",
+    "run_call",
 ]
+
+C = TypeVar("C")
 
 
 class NextAttempt(Exception):
@@ -126,36 +128,101 @@ def _wait_for(sink: ReviewSink, review_id: str, timeout_s: float) -> ReviewOutco
     return outcome
 
 
+# ------------------------------------------------------------------------- drivers
+def drive(
+    gate: StreamGate[C],
+    attempt: Callable[[AttemptPlan], Iterable[C]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    settled: Callable[[], None] | None = None,
+) -> Iterator[C]:
+    """Run the gate's attempts, yielding what it releases; raise the call's signal if it fails.
+
+    ``settled`` is called after each attempt's closing chunks (the adapter's events).
+    """
+    try:
+        for retry in retrying(sleep):
+            with retry:
+                yield from attempt(gate.begin())
+                step = resolve_review(gate.loop, gate.settle())
+                yield from gate.close(step)
+                if settled is not None:
+                    settled()
+                conclude(step)
+                return
+    except BaseException as exc:
+        gate.loop.abandon(exc)
+        raise
+
+
+async def adrive(
+    gate: StreamGate[C],
+    attempt: Callable[[AttemptPlan], AsyncIterable[C]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    settled: Callable[[], Awaitable[None]] | None = None,
+) -> AsyncIterator[C]:
+    """The async counterpart of :func:`drive` (reviews wait in a worker thread)."""
+    try:
+        async for retry in aretrying(sleep):
+            with retry:
+                async for chunk in attempt(gate.begin()):
+                    yield chunk
+                step = await aresolve_review(gate.loop, gate.settle())
+                for chunk in gate.close(step):
+                    yield chunk
+                if settled is not None:
+                    await settled()
+                conclude(step)
+                return
+    except BaseException as exc:
+        gate.loop.abandon(exc)
+        raise
+
+
+def run_call(
+    gate: StreamGate[C],
+    attempt: Callable[[AttemptPlan], Iterable[C]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    emit: Callable[[C], None] | None = None,
+    settled: Callable[[], None] | None = None,
+) -> GuardedResult:
+    """:func:`drive` for the result: ``emit`` gets what the gate releases (else dropped)."""
+    for chunk in drive(gate, attempt, sleep=sleep, settled=settled):
+        if emit is not None:
+            emit(chunk)
+    assert gate.result is not None  # drive() returns only after a Finish step
+    return gate.result
+
+
+async def arun_call(
+    gate: StreamGate[C],
+    attempt: Callable[[AttemptPlan], AsyncIterable[C]],
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    emit: Callable[[C], None] | None = None,
+    settled: Callable[[], Awaitable[None]] | None = None,
+) -> GuardedResult:
+    """The async counterpart of :func:`run_call`."""
+    async for chunk in adrive(gate, attempt, sleep=sleep, settled=settled):
+        if emit is not None:
+            emit(chunk)
+    assert gate.result is not None
+    return gate.result
+
+
 def run_attempts(
     loop: GuardLoop,
     attempt: Callable[[AttemptPlan], AttemptReport],
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> GuardedResult:
-    """Run attempts until the loop finishes; return its result or raise its signal."""
-    try:
-        for retry in retrying(sleep):
-            with retry:
-                return conclude(resolve_review(loop, loop.settle(attempt(loop.plan))))
-    except BaseException as exc:
-        loop.abandon(exc)
-        raise
-    raise AssertionError("unreachable: tenacity stops only by returning or raising")
+    """Run attempts that report themselves until the loop finishes; return its result."""
+    gate: StreamGate[Any] = StreamGate(loop, streaming=None)
 
+    def reported(plan: AttemptPlan) -> tuple[()]:
+        gate.report = attempt(plan)
+        return ()
 
-async def arun_attempts(
-    loop: GuardLoop,
-    attempt: Callable[[AttemptPlan], Awaitable[AttemptReport]],
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> GuardedResult:
-    """The async counterpart of :func:`run_attempts`."""
-    try:
-        async for retry in aretrying(sleep):
-            with retry:
-                report = await attempt(loop.plan)
-                return conclude(await aresolve_review(loop, loop.settle(report)))
-    except BaseException as exc:
-        loop.abandon(exc)
-        raise
-    raise AssertionError("unreachable: tenacity stops only by returning or raising")
+    return run_call(gate, reported, sleep=sleep)

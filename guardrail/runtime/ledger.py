@@ -7,13 +7,19 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from guardrail.runtime.records import ActionRecord, AttemptRecord, GuardedResult, GuardStatus
+from guardrail.runtime.records import (
+    ActionRecord,
+    AttemptPlan,
+    AttemptRecord,
+    AttemptReport,
+    GuardedResult,
+    GuardStatus,
+)
 from guardrail.runtime.watch import WatchListener
 
 if TYPE_CHECKING:
     from guardrail.audit.sink import AuditSink
     from guardrail.policy import Decision
-    from guardrail.runtime.loop import AttemptPlan, AttemptReport
 
 __all__ = ["CallLedger"]
 
@@ -51,7 +57,6 @@ class CallLedger:
     def attempt(self, plan: AttemptPlan, report: AttemptReport) -> AttemptRecord:
         """Record the attempt ``plan`` ran, as ``report`` describes it."""
         decision = None if report.signal is None else report.signal.decision
-        action = getattr(decision, "action", None)
         record = AttemptRecord(
             attempt=plan.attempt,
             model=report.model or plan.model,
@@ -60,8 +65,8 @@ class CallLedger:
             partial=report.signal is not None,
             events=report.events,
             decisions=report.decisions,
-            signal=getattr(action, "type", None),
-            rule=getattr(decision, "rule", None),
+            signal=None if decision is None else decision.action.type,
+            rule=None if decision is None else decision.rule,
             flags=report.flags,
             duration_s=report.duration_s,
             output=report.output,

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import GuardrailConfigError, GuardSignal
-from guardrail.events import CheckpointEvent
 from guardrail.policy import Decision, Policy
 from guardrail.policy.actions import (
     AbortAction,
@@ -38,7 +37,9 @@ from guardrail.runtime.ledger import CallLedger
 from guardrail.runtime.records import (
     ActionRecord,
     AttemptKind,
+    AttemptPlan,
     AttemptRecord,
+    AttemptReport,
     GuardedResult,
     GuardStatus,
 )
@@ -51,44 +52,6 @@ if TYPE_CHECKING:
     from guardrail.audit.sink import AuditSink
 
 __all__ = ["Again", "AttemptPlan", "AttemptReport", "Fail", "Finish", "GuardLoop", "Review", "Step"]
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptPlan:
-    """How to run one attempt.
-
-    ``model`` is the generator's name (the one escalation targets name; ``""`` when unknown),
-    ``temperature`` the sampling temperature a retry asks for (``None``: unchanged) and
-    ``feedback`` the self-correction prompt to send (``None``: ask the original question).
-    """
-
-    attempt: int
-    model: str
-    kind: AttemptKind = "initial"
-    temperature: float | None = None
-    feedback: str | None = None
-    correction_round: int = 0
-
-
-@dataclass(slots=True)
-class AttemptReport:
-    """What an adapter saw while running one attempt.
-
-    ``answer`` is the text generated (up to the checkpoint that fired when ``signal`` is set);
-    ``output`` the framework's output object for a completed attempt. ``model`` names the model
-    that generated it when that is not the plan's (a provider-side fallback); the attempt is
-    recorded under that name.
-    """
-
-    answer: str = ""
-    output: Any = None
-    events: tuple[CheckpointEvent, ...] = ()
-    decisions: tuple[Decision, ...] = ()
-    flags: tuple[dict[str, Any], ...] = ()
-    signal: GuardSignal | None = None
-    pending_review: Decision | None = None
-    duration_s: float = 0.0
-    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +159,8 @@ class GuardLoop:
     def settle(self, report: AttemptReport) -> Step:
         """Record the attempt ``report`` describes and decide the next step."""
         self.ledger.attempt(self.plan, report)
-        signal = report.signal
-        decision = None if signal is None else signal.decision
-        if signal is None or not isinstance(decision, Decision):
+        decision = None if report.signal is None else report.signal.decision
+        if decision is None:
             return self._completed(report)
         match decision.action:
             case RetryAction() as action:

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from guardrail.events import CheckpointEvent
 
 if TYPE_CHECKING:
+    from guardrail.errors import GuardSignal
     from guardrail.policy import Decision
 
 __all__ = [
     "ActionRecord",
     "AttemptKind",
+    "AttemptPlan",
     "AttemptRecord",
+    "AttemptReport",
     "GuardStatus",
     "GuardedResult",
     "decision_summary",
@@ -38,6 +41,44 @@ and its fallback answer was returned; ``pending_review``: returned at once, a pr
 review is pending; ``approved``/``edited``/``rejected``: a blocking review decided;
 ``aborted``: the policy aborted with no fallback (the call raised).
 """
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPlan:
+    """How to run one attempt.
+
+    ``model`` is the generator's name (the one escalation targets name; ``""`` when unknown),
+    ``temperature`` the sampling temperature a retry asks for (``None``: unchanged) and
+    ``feedback`` the self-correction prompt to send (``None``: ask the original question).
+    """
+
+    attempt: int
+    model: str
+    kind: AttemptKind = "initial"
+    temperature: float | None = None
+    feedback: str | None = None
+    correction_round: int = 0
+
+
+@dataclass(slots=True)
+class AttemptReport:
+    """What an adapter saw while running one attempt.
+
+    ``answer`` is the text generated (up to the checkpoint that fired when ``signal`` is set);
+    ``output`` the framework's output object for a completed attempt. ``model`` names the model
+    that generated it when that is not the plan's (a provider-side fallback); the attempt is
+    recorded under that name.
+    """
+
+    answer: str = ""
+    output: Any = None
+    events: tuple[CheckpointEvent, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    flags: tuple[dict[str, Any], ...] = ()
+    signal: GuardSignal | None = None
+    pending_review: Decision | None = None
+    duration_s: float = 0.0
+    model: str | None = None
 
 
 def decision_summary(decision: Decision) -> dict[str, Any]:

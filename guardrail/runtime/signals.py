@@ -13,13 +13,14 @@ answer, a rejected review) also carries the call's record in ``result``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guardrail.errors import GuardSignal
-from guardrail.policy.actions import INTERRUPTING_ACTION_TYPES
+from guardrail.events import CheckpointEvent
+from guardrail.policy.actions import INTERRUPTING_ACTION_TYPES, AbortAction, EscalateAction
+from guardrail.policy.decision import Decision
 
 if TYPE_CHECKING:
-    from guardrail.policy import Decision
     from guardrail.runtime.records import GuardedResult
 
 __all__ = [
@@ -45,8 +46,8 @@ class _RuntimeSignal(GuardSignal):
         self,
         message: str,
         *,
-        decision: Any = None,
-        events: Sequence[Any] = (),
+        decision: Decision | None = None,
+        events: Sequence[CheckpointEvent] = (),
         partial_answer: str = "",
     ) -> None:
         super().__init__(message, decision=decision, events=events, partial_answer=partial_answer)
@@ -55,8 +56,7 @@ class _RuntimeSignal(GuardSignal):
     @property
     def action_type(self) -> str:
         """The decided action's ``type`` (``""`` without a decision)."""
-        action = getattr(self.decision, "action", None)
-        return str(getattr(action, "type", ""))
+        return "" if self.decision is None else self.decision.action.type
 
 
 class GuardAborted(_RuntimeSignal):
@@ -65,9 +65,8 @@ class GuardAborted(_RuntimeSignal):
     @property
     def fallback_answer(self) -> str | None:
         """The abort action's ``fallback_answer`` (``None`` when the policy gives none)."""
-        action = getattr(self.decision, "action", None)
-        value = getattr(action, "fallback_answer", None)
-        return value if isinstance(value, str) else None
+        action = None if self.decision is None else self.decision.action
+        return action.fallback_answer if isinstance(action, AbortAction) else None
 
 
 class ReviewRejected(GuardAborted):
@@ -84,13 +83,10 @@ class EscalationRequested(_RuntimeSignal):
     @property
     def target(self) -> str | None:
         """The model to escalate to, as the policy names it."""
-        action = getattr(self.decision, "action", None)
-        context = getattr(self.decision, "context", None)
-        next_target = getattr(action, "next_target", None)
-        if next_target is None or context is None:
+        decision = self.decision
+        if decision is None or not isinstance(decision.action, EscalateAction):
             return None
-        target = next_target(context.model)
-        return target if isinstance(target, str) else None
+        return decision.action.next_target(decision.context.model)
 
 
 class SelfCorrectionRequested(_RuntimeSignal):
@@ -119,7 +115,7 @@ def interrupts(decision: Decision) -> bool:
 
 
 def signal_for(
-    decision: Decision, events: Sequence[Any], partial_answer: str
+    decision: Decision, events: Sequence[CheckpointEvent], partial_answer: str
 ) -> GuardSignal | None:
     """The signal that carries out ``decision``; ``None`` when it does not interrupt."""
     if not interrupts(decision):
@@ -128,6 +124,6 @@ def signal_for(
     where = "" if decision.event is None else f" at checkpoint {decision.event.index}"
     rule = decision.rule or ("on_error" if decision.failure_mode else "default_action")
     message = f"guardrail: {decision.action.type}{where} (rule {rule})"
-    if cls is GuardAborted:
-        message = f"{message}: {getattr(decision.action, 'message', '')}"
+    if isinstance(decision.action, AbortAction):
+        message = f"{message}: {decision.action.message}"
     return cls(message, decision=decision, events=events, partial_answer=partial_answer)

@@ -222,6 +222,27 @@ class AnswerWatch:
             self._checked(self._monitor.finish)
         self._close()
 
+    def end(self) -> None:
+        """The stream ended: score the outcome of an answer with text, close one without.
+
+        An answer without text (a turn that only calls tools) is not judged.
+        """
+        if self.answer.strip():
+            self.finish()
+        else:
+            self.close()
+
+    def abandon(self, error: BaseException) -> None:
+        """The generation stopped on ``error``: record a failure, or release the session.
+
+        A failure (an ``Exception``) is recorded as :meth:`fail` does; a cancellation (the
+        consumer went away: ``GeneratorExit``, ``CancelledError``) only closes the session.
+        """
+        if isinstance(error, Exception):
+            self.fail(error)
+        else:
+            self.close()
+
     def fail(self, error: BaseException) -> None:
         """The generation failed: record ``error`` and release the scoring session."""
         if self._done:

@@ -32,6 +32,7 @@ def __getattr__(name: str) -> object:
         return getattr(middleware, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "METADATA_KEY",
     "ChunkGate",

@@ -1,16 +1,14 @@
-"""One guarded call's state and one attempt's plumbing: config, input, report, events."""
+"""One guarded call's state and one attempt's plumbing: config, input, output, events."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import (
-    AIMessage,
     BaseMessage,
     BaseMessageChunk,
     HumanMessage,
@@ -20,11 +18,12 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import patch_config
 
-from guardrail.errors import GuardrailConfigError, GuardSignal
-from guardrail.runtime import AttemptPlan, AttemptReport, GuardLoop
+from guardrail.errors import GuardrailConfigError
+from guardrail.runtime import AttemptPlan, StreamGate
 
 from ._text import QUESTION_KEYS, output_text
 from .handler import GuardrailCallbackHandler
+from .streaming import OutputShape
 
 if TYPE_CHECKING:
     from guardrail.audit.sink import AuditSink
@@ -32,11 +31,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CallState",
     "EventBuffer",
-    "OutputShape",
     "Reask",
     "accumulate",
     "attempt_config",
-    "build_report",
     "default_reask",
     "finalize",
     "with_handler",
@@ -68,34 +65,29 @@ class EventBuffer:
 
 
 @dataclass(slots=True)
-class OutputShape:
-    """What the call's outputs look like: messages or not, and a sample streamed chunk."""
-
-    message: bool = False
-    sample: Any = None  # a chunk (or chunk class) that markers and replacement chunks imitate
-
-    def from_text(self, text: str) -> Any:
-        """``text`` as an output of this shape (an ``AIMessage`` for chat outputs)."""
-        return AIMessage(content=text) if self.message else text
-
-    def saw(self, chunk: Any) -> None:
-        """Remember the first streamed chunk as the sample."""
-        if self.sample is None:
-            self.sample = chunk
-
-
-@dataclass(slots=True)
 class CallState:
-    """One guarded call: its input, question, base config, loop, events and output shape."""
+    """One guarded call: its input, question, base config, gate, events and output shape."""
 
     input: Any
     question: str
     config: RunnableConfig
-    loop: GuardLoop
+    gate: StreamGate[Any]
     events: EventBuffer
     shape: OutputShape
     audit: AuditSink | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def saw(self, total: Any, chunk: Any) -> Any:
+        """Take one streamed chunk: remember the first as the sample; return the new total."""
+        self.shape.saw(chunk)
+        return accumulate(total, chunk)
+
+    def end(self, handler: GuardrailCallbackHandler, total: Any) -> None:
+        """End the attempt: its output is the merged stream, its runs the handler's."""
+        output = finalize(total)
+        if isinstance(output, BaseMessage):
+            self.shape.message = True
+        self.gate.end(handler.watches(), output, text=output_text(output))
 
 
 def with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:
@@ -167,39 +159,3 @@ def finalize(total: Any) -> Any:
     if isinstance(total, BaseMessageChunk):
         return message_chunk_to_message(total)
     return total
-
-
-def build_report(
-    call: CallState,
-    handler: GuardrailCallbackHandler,
-    output: Any,
-    signal: GuardSignal | None,
-    started: float,
-) -> AttemptReport:
-    """What the attempt did, from the handler's runs and the merged output."""
-    runs = handler.all_runs()
-    if isinstance(output, BaseMessage):
-        call.shape.message = True
-    main = next((run for run in reversed(runs) if run.watch.answer), runs[-1] if runs else None)
-    if not call.loop.question and main is not None:
-        call.loop.question = main.watch.question
-    if signal is not None:
-        answer = signal.partial_answer
-        events = tuple(signal.events)
-    else:
-        text = output_text(output)
-        answer = text if text is not None else ("" if main is None else main.watch.answer)
-        events = () if main is None else main.watch.events
-    pending = next(
-        (run.watch.pending_review for run in runs if run.watch.pending_review is not None), None
-    )
-    return AttemptReport(
-        answer=answer,
-        output=None if signal is not None else output,
-        events=events,
-        decisions=tuple(d for run in runs for d in run.watch.decisions),
-        flags=tuple(f for run in runs for f in run.watch.flags),
-        signal=signal,
-        pending_review=pending,
-        duration_s=time.monotonic() - started,
-    )

@@ -51,7 +51,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 from guardrail.errors import GuardSignal
-from guardrail.policy import Decision, RunContext
+from guardrail.policy import RunContext
 from guardrail.runtime import USE_POLICY, AnswerWatch, GuardConfig, PolicyLike, WatchMode
 from guardrail.scorers.base import Scorer
 
@@ -182,6 +182,10 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         with self._lock:
             return [*self._done, *self._active.values()]
 
+    def watches(self) -> list[AnswerWatch]:
+        """The watches of every run (finished, then streaming): one attempt's model runs."""
+        return [record.watch for record in self.all_runs()]
+
     def raised(self, signal: BaseException) -> bool:
         """True when ``signal`` was raised by this handler."""
         return any(signal is mine for mine in self._raised)
@@ -254,7 +258,7 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         try:
             watch.feed(content_text(token), chunk_logprobs(chunk))
             if is_last_chunk(chunk):
-                _finish(watch)
+                watch.end()
         except GuardSignal as signal:
             self._interrupt(record, signal)
         if watch.done:
@@ -280,7 +284,7 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
             if not watch.done:
                 if not record.streamed:
                     _feed_complete(watch, response)
-                _finish(watch)
+                watch.end()
         except GuardSignal as signal:
             self._interrupt(record, signal)
         record.outcome = "completed"
@@ -409,17 +413,9 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         return output
 
 
-def _finish(watch: AnswerWatch) -> None:
-    """Score the outcome of an answer; a run without text (tool calls only) is not an answer."""
-    if watch.answer.strip():
-        watch.finish()
-    else:
-        watch.close()
-
-
 def _action(signal: GuardSignal) -> str:
     decision = signal.decision
-    return decision.action.type if isinstance(decision, Decision) else type(signal).__name__
+    return type(signal).__name__ if decision is None else decision.action.type
 
 
 def _model_name(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:

@@ -46,9 +46,10 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Literal
 
 from guardrail._optional import require
@@ -78,23 +79,16 @@ from guardrail.audit.sink import AuditSink
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.runtime import (
     USE_POLICY,
-    Again,
     AttemptPlan,
-    AttemptReport,
-    Fail,
-    Finish,
     GuardConfig,
     GuardedResult,
-    GuardLoop,
+    MarkerKind,
     MemoryReviewSink,
     PolicyLike,
-    Review,
-    Step,
+    StreamGate,
     WatchMode,
-    aretrying,
-    conclude,
-    resolve_review,
-    retrying,
+    arun_call,
+    run_call,
 )
 from guardrail.scorers.base import Scorer
 
@@ -130,8 +124,8 @@ class LowConfidenceError(GuardSignal, ModelError):
             events=signal.events,
             partial_answer=signal.partial_answer,
         )
-        action = getattr(signal.decision, "action", None)
-        self.action_type: str = str(getattr(action, "type", ""))
+        decision = signal.decision
+        self.action_type: str = "" if decision is None else decision.action.type
         self.signal = signal
 
     @property
@@ -195,13 +189,32 @@ class _TurnHandler(GuardrailCallbackHandler):
 
 @dataclass(slots=True)
 class _Call:
-    """One guarded model call of the agent: its request, question, action loop and audit run."""
+    """One guarded model call of the agent: its request, question, gate and audit run."""
 
     request: ModelRequest[Any]
     question: str
-    loop: GuardLoop
+    gate: StreamGate[dict[str, Any]]
     audit: AuditSink | None
     builder: RunnableBuilder
+
+    def write(self, marker: dict[str, Any]) -> None:
+        """Write a marker to the agent's ``custom`` stream."""
+        writer = getattr(self.request.runtime, "stream_writer", None)
+        if writer is not None:
+            writer(marker)
+
+
+class _CustomStreamFrames:
+    """The gate's markers as ``custom`` stream items: ``{"guardrail": {"marker": ...}}``."""
+
+    def marker(
+        self, kind: MarkerKind, payload: Mapping[str, Any], *, failed: bool = False
+    ) -> dict[str, Any]:
+        """The marker as a ``custom`` stream item."""
+        return {METADATA_KEY: {"marker": kind, **payload}}
+
+    def text(self, text: str) -> None:
+        """No replacement chunk: the answer message carries the final answer."""
 
 
 class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
@@ -261,7 +274,8 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
 
     def __repr__(self) -> str:
         policy = self.config.policy.name
-        return f"{type(self).__name__}(policy={policy!r}, on_low_confidence={self.on_low_confidence!r})"
+        mode = self.on_low_confidence
+        return f"{type(self).__name__}(policy={policy!r}, on_low_confidence={mode!r})"
 
     # ------------------------------------------------------------- model calls
     def wrap_model_call(
@@ -271,17 +285,9 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any]:
         """Run the model call under the guard; retry, escalate or self-correct inside it."""
         call = self._new_call(request)
-        if self.on_low_confidence == "raise":
-            return self._judged(call, self._attempt(call, call.loop.plan, handler))
-        try:
-            for retry in retrying(self._sleep):
-                with retry:
-                    report = self._attempt(call, call.loop.plan, handler)
-                    return self._concluded(call, report)
-        except BaseException as exc:
-            call.loop.abandon(exc)
-            raise
-        raise AssertionError("unreachable: tenacity stops only by returning or raising")
+        attempt = partial(self._attempt, call, handler)
+        result = run_call(call.gate, attempt, sleep=self._sleep, emit=call.write)
+        return _deliver(result, call.question)
 
     async def awrap_model_call(
         self,
@@ -290,17 +296,9 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any]:
         """Async :meth:`wrap_model_call`; scoring runs in LangChain's thread pool."""
         call = self._new_call(request)
-        if self.on_low_confidence == "raise":
-            return self._judged(call, await self._aattempt(call, call.loop.plan, handler))
-        try:
-            async for retry in aretrying(self._asleep):
-                with retry:
-                    report = await self._aattempt(call, call.loop.plan, handler)
-                    return self._concluded(call, report)
-        except BaseException as exc:
-            call.loop.abandon(exc)
-            raise
-        raise AssertionError("unreachable: tenacity stops only by returning or raising")
+        attempt = partial(self._aattempt, call, handler)
+        result = await arun_call(call.gate, attempt, sleep=self._asleep, emit=call.write)
+        return _deliver(result, call.question)
 
     # ----------------------------------------------------------------- review
     @hook_config(can_jump_to=["end"])
@@ -342,7 +340,12 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             rng=self._rng,
         )
         builder = RunnableBuilder(model, model_name=name, models=self.models)
-        return _Call(request, question, loop, audit, builder)
+        # the model streams its own tokens (``messages`` mode): the gate releases none, and a
+        # review is asked for after the call, by after_model's interrupt()
+        gate: StreamGate[dict[str, Any]] = StreamGate(
+            loop, _CustomStreamFrames(), streaming=None, defer_review=True
+        )
+        return _Call(request, question, gate, audit, builder)
 
     def _prepare(
         self, call: _Call, plan: AttemptPlan
@@ -378,75 +381,45 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     def _attempt(
         self,
         call: _Call,
-        plan: AttemptPlan,
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
-    ) -> AttemptReport:
+        plan: AttemptPlan,
+    ) -> tuple[()]:
         request, watcher, config = self._prepare(call, plan)
-        started = time.monotonic()
         response: ModelResponse[Any] | None = None
-        signal: GuardSignal | None = None
-        with _child_config(config):
-            try:
-                response = handler(request)
-            except GuardSignal as exc:
-                if not watcher.raised(exc):
-                    raise
-                signal = exc
-        return _report(call, watcher, response, signal, started)
+        with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
+            response = handler(request)
+        self._ended(call, watcher, response)
+        return ()  # the model streams its own tokens: the gate releases none
 
     async def _aattempt(
         self,
         call: _Call,
-        plan: AttemptPlan,
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
-    ) -> AttemptReport:
+        plan: AttemptPlan,
+    ) -> AsyncIterator[dict[str, Any]]:
         request, watcher, config = self._prepare(call, plan)
-        started = time.monotonic()
         response: ModelResponse[Any] | None = None
-        signal: GuardSignal | None = None
-        with _child_config(config):
-            try:
-                response = await handler(request)
-            except GuardSignal as exc:
-                if not watcher.raised(exc):
-                    raise
-                signal = exc
-        return _report(call, watcher, response, signal, started)
+        with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
+            response = await handler(request)
+        self._ended(call, watcher, response)
+        nothing: tuple[dict[str, Any], ...] = ()  # the model streams its own tokens
+        for released in nothing:
+            yield released
 
-    def _concluded(self, call: _Call, report: AttemptReport) -> ModelResponse[Any]:
-        """Settle one attempt: the response to return, or NextAttempt / the signal raised."""
-        step = _defer_review(call.loop, call.loop.settle(report))
-        self._tell(call, step, report)
-        result = conclude(step)
-        return _deliver(result, call.question)
-
-    def _judged(self, call: _Call, report: AttemptReport) -> ModelResponse[Any]:
-        """``on_low_confidence="raise"``: raise for an interrupting decision, else deliver."""
-        signal = report.signal
-        if signal is not None:
-            decision = getattr(signal, "decision", None)
-            action = getattr(decision, "action", None)
-            if getattr(action, "type", None) != "human_review":
-                call.loop.abandon(signal)
-                raise LowConfidenceError(signal)
-        return self._concluded(call, report)
-
-    def _tell(self, call: _Call, step: Step, report: AttemptReport) -> None:
-        """Write restart and final markers to the agent's ``custom`` stream."""
-        writer = getattr(call.request.runtime, "stream_writer", None)
-        if writer is None:
+    def _ended(
+        self, call: _Call, watcher: _TurnHandler, response: ModelResponse[Any] | None
+    ) -> None:
+        """Report the attempt; with ``on_low_confidence="raise"``, raise for the built-ins."""
+        message = None if response is None else _last_ai(response.result)
+        text = None if message is None else content_text(message.content)
+        reviewable = not watcher.called_tools()  # a tool-calling turn is not an answer
+        call.gate.end(watcher.watches(), response, text=text, reviewable=reviewable)
+        signal = call.gate.signal
+        if self.on_low_confidence != "raise" or signal is None:
             return
-        shown = report.signal is not None and bool(report.answer)
-        if shown and isinstance(step, Again):
-            restart: dict[str, Any] = {"next_attempt": step.plan.attempt, "action": step.plan.kind}
-            writer({METADATA_KEY: {"marker": "restart", **restart, "partial": report.answer}})
-        elif shown and isinstance(step, Finish) and step.result.status == "fallback":
-            restart = {"status": "fallback", "action": "abort"}
-            writer({METADATA_KEY: {"marker": "restart", **restart, "partial": report.answer}})
-        if isinstance(step, Finish):
-            writer({METADATA_KEY: {"marker": "final", **step.result.to_dict()}})
-        elif isinstance(step, Fail) and isinstance(step.signal.result, GuardedResult):
-            writer({METADATA_KEY: {"marker": "final", **step.signal.result.to_dict()}})
+        if signal.decision is None or signal.decision.action.type != "human_review":
+            call.gate.loop.abandon(signal)
+            raise LowConfidenceError(signal)
 
     def _apply_verdict(
         self,
@@ -482,47 +455,6 @@ def _child_config(config: RunnableConfig) -> Iterator[None]:
         yield
     finally:
         var_child_runnable_config.reset(token)
-
-
-def _report(
-    call: _Call,
-    watcher: _TurnHandler,
-    response: ModelResponse[Any] | None,
-    signal: GuardSignal | None,
-    started: float,
-) -> AttemptReport:
-    """What one attempt did, from the handler's runs and the model's response."""
-    runs = watcher.all_runs()
-    main = next((run for run in reversed(runs) if run.watch.answer), runs[-1] if runs else None)
-    pending = next(
-        (run.watch.pending_review for run in runs if run.watch.pending_review is not None), None
-    )
-    if watcher.called_tools():
-        pending = None  # a tool-calling turn is not an answer to review
-    if signal is not None:
-        answer, events = signal.partial_answer, tuple(signal.events)
-    else:
-        message = None if response is None else _last_ai(response.result)
-        text = None if message is None else content_text(message.content)
-        answer = text if text is not None else ("" if main is None else main.watch.answer)
-        events = () if main is None else main.watch.events
-    return AttemptReport(
-        answer=answer,
-        output=None if signal is not None else response,
-        events=events,
-        decisions=tuple(d for run in runs for d in run.watch.decisions),
-        flags=tuple(f for run in runs for f in run.watch.flags),
-        signal=signal,
-        pending_review=pending,
-        duration_s=time.monotonic() - started,
-    )
-
-
-def _defer_review(loop: GuardLoop, step: Step) -> Step:
-    """A review step becomes *pending*: ``after_model`` asks the human with ``interrupt()``."""
-    if isinstance(step, Review):
-        step = replace(step, blocking=False)
-    return resolve_review(loop, step)
 
 
 def _deliver(result: GuardedResult, question: str) -> ModelResponse[Any]:

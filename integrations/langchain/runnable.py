@@ -6,7 +6,8 @@
 
 Every call runs the wrapped runnable with a :class:`GuardrailCallbackHandler` appended to its
 callbacks and consumes its stream inside each attempt (``invoke`` included), so a checkpoint
-can cut the generation. The runtime (:mod:`guardrail.runtime`) decides what follows: retry
+can cut the generation. The runtime's :class:`~guardrail.runtime.StreamGate` runs the attempts
+(the same for ``invoke`` and ``stream``, sync and async) and decides what follows: retry
 (tenacity, with the policy's backoff and temperature), escalate (the policy's next model, from
 ``models`` or litellm, rebuilt by ``runnable_factory``), self-correct (re-ask with the feedback
 template), human review (``review``: blocking or provisional) or abort (raise
@@ -29,6 +30,7 @@ import hashlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
@@ -37,40 +39,28 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
-from guardrail.errors import GuardSignal
 from guardrail.runtime import (
     USE_POLICY,
     AttemptPlan,
-    AttemptReport,
+    ChunkGate,
     GuardConfig,
     GuardedResult,
     PolicyLike,
+    StreamGate,
+    StreamingMode,
     WatchMode,
-    aresolve_review,
-    aretrying,
-    arun_attempts,
-    conclude,
-    resolve_review,
-    retrying,
-    run_attempts,
+    adrive,
+    arun_call,
+    drive,
+    run_call,
 )
 from guardrail.scorers.base import Scorer
 
-from ._attempt import (
-    CallState,
-    EventBuffer,
-    OutputShape,
-    Reask,
-    accumulate,
-    attempt_config,
-    build_report,
-    default_reask,
-    finalize,
-)
+from ._attempt import CallState, EventBuffer, Reask, accumulate, attempt_config, default_reask
 from ._text import question_from_input
 from .handler import METADATA_KEY, GuardrailCallbackHandler
 from .models import ModelRegistry, RunnableBuilder, model_name_of
-from .streaming import ChunkGate, MarkerFactory, StreamCloser, StreamingMode
+from .streaming import MarkerFactory, MessageFrames, OutputShape
 
 __all__ = ["DEDUPE_KEY", "GuardedRunnable", "guard"]
 
@@ -118,7 +108,6 @@ class GuardedRunnable(Runnable[Any, Any]):
         self.question_from = question_from or question_from_input
         self.reask = reask or default_reask
         self.marker_factory = marker_factory
-        self.closer = StreamCloser(marker_factory)
         self._sleep = sleep
         self._asleep = asleep
         self._rng = rng
@@ -168,7 +157,13 @@ class GuardedRunnable(Runnable[Any, Any]):
 
     # ------------------------------------------------------------------- calls
     def _new_call(
-        self, value: Any, config: RunnableConfig, run_id: Any, kwargs: dict[str, Any]
+        self,
+        value: Any,
+        config: RunnableConfig,
+        run_id: Any,
+        kwargs: dict[str, Any],
+        *,
+        streamed: bool = False,
     ) -> CallState:
         settings = self.guard_config
         events = EventBuffer()
@@ -190,7 +185,13 @@ class GuardedRunnable(Runnable[Any, Any]):
             dedupe_key=dedupe if isinstance(dedupe, str) else None,
             rng=self._rng,
         )
-        return CallState(value, question, config, loop, events, shape, audit, kwargs)
+        gate: StreamGate[Any] = StreamGate(
+            loop,
+            MessageFrames(shape, self.marker_factory) if streamed else None,
+            streaming=self.streaming,
+            hold_back_tokens=self.hold_back_tokens,
+        )
+        return CallState(value, question, config, gate, events, shape, audit, kwargs)
 
     def _prepare(
         self, call: CallState, plan: AttemptPlan
@@ -208,7 +209,35 @@ class GuardedRunnable(Runnable[Any, Any]):
             output.response_metadata[METADATA_KEY] = result.to_dict()
         return result if self.return_result else output
 
-    # ------------------------------------------------------------------ invoke
+    # ----------------------------------------------------------------- attempts
+    def _attempt(
+        self, call: CallState, manager: CallbackManagerForChainRun, plan: AttemptPlan
+    ) -> Iterator[Any]:
+        """One attempt: stream the runnable through the gate (``invoke`` drops the chunks)."""
+        runnable, value, config, handler = self._prepare(call, plan)
+        total: Any = None
+        with call.gate.attempt(raised_by=handler.raised):
+            for chunk in runnable.stream(value, config, **call.kwargs):
+                total = call.saw(total, chunk)
+                yield from call.gate.push(chunk, handler.watches())
+                _dispatch(call, manager)
+        call.end(handler, total)
+
+    async def _aattempt(
+        self, call: CallState, manager: AsyncCallbackManagerForChainRun, plan: AttemptPlan
+    ) -> AsyncIterator[Any]:
+        """The async counterpart of :meth:`_attempt`."""
+        runnable, value, config, handler = self._prepare(call, plan)
+        total: Any = None
+        with call.gate.attempt(raised_by=handler.raised):
+            async for chunk in runnable.astream(value, config, **call.kwargs):
+                total = call.saw(total, chunk)
+                for released in call.gate.push(chunk, handler.watches()):
+                    yield released
+                await _adispatch(call, manager)
+        call.end(handler, total)
+
+    # ------------------------------------------------------------ invoke, stream
     def _invoke(
         self,
         value: Any,
@@ -217,27 +246,12 @@ class GuardedRunnable(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Any:
         call = self._new_call(value, config, run_manager.run_id, kwargs)
-
-        def attempt(plan: AttemptPlan) -> AttemptReport:
-            runnable, attempt_input, attempt_cfg, handler = self._prepare(call, plan)
-            started = time.monotonic()
-            total: Any = None
-            signal: GuardSignal | None = None
-            try:
-                for chunk in runnable.stream(attempt_input, attempt_cfg, **call.kwargs):
-                    total = accumulate(total, chunk)
-            except GuardSignal as exc:
-                if not handler.raised(exc):
-                    raise
-                signal = exc
-            finally:
-                _dispatch(call, run_manager)
-            return build_report(call, handler, finalize(total), signal, started)
-
+        attempt = partial(self._attempt, call, run_manager)
+        settled = partial(_dispatch, call, run_manager)
         try:
-            result = run_attempts(call.loop, attempt, sleep=self._sleep)
+            result = run_call(call.gate, attempt, sleep=self._sleep, settled=settled)
         finally:
-            _dispatch(call, run_manager)
+            settled()
         return self._deliver(result)
 
     async def _ainvoke(
@@ -248,30 +262,14 @@ class GuardedRunnable(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Any:
         call = self._new_call(value, config, run_manager.run_id, kwargs)
-
-        async def attempt(plan: AttemptPlan) -> AttemptReport:
-            runnable, attempt_input, attempt_cfg, handler = self._prepare(call, plan)
-            started = time.monotonic()
-            total: Any = None
-            signal: GuardSignal | None = None
-            try:
-                async for chunk in runnable.astream(attempt_input, attempt_cfg, **call.kwargs):
-                    total = accumulate(total, chunk)
-            except GuardSignal as exc:
-                if not handler.raised(exc):
-                    raise
-                signal = exc
-            finally:
-                await _adispatch(call, run_manager)
-            return build_report(call, handler, finalize(total), signal, started)
-
+        attempt = partial(self._aattempt, call, run_manager)
+        settled = partial(_adispatch, call, run_manager)
         try:
-            result = await arun_attempts(call.loop, attempt, sleep=self._asleep)
+            result = await arun_call(call.gate, attempt, sleep=self._asleep, settled=settled)
         finally:
-            await _adispatch(call, run_manager)
+            await settled()
         return self._deliver(result)
 
-    # ------------------------------------------------------------------ stream
     def _stream(
         self,
         inputs: Iterator[Any],
@@ -279,41 +277,10 @@ class GuardedRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Iterator[Any]:
-        call = self._new_call(_single(inputs), config, run_manager.run_id, kwargs)
-        gate = ChunkGate(self.streaming, self.hold_back_tokens)
-        try:
-            for retry in retrying(self._sleep):
-                with retry:
-                    yield from self._stream_attempt(call, gate, run_manager)
-                    return
-        except BaseException as exc:
-            call.loop.abandon(exc)
-            raise
-
-    def _stream_attempt(
-        self, call: CallState, gate: ChunkGate, run_manager: CallbackManagerForChainRun
-    ) -> Iterator[Any]:
-        gate.reset()
-        runnable, attempt_input, attempt_cfg, handler = self._prepare(call, call.loop.plan)
-        started = time.monotonic()
-        total: Any = None
-        signal: GuardSignal | None = None
-        try:
-            for chunk in runnable.stream(attempt_input, attempt_cfg, **call.kwargs):
-                call.shape.saw(chunk)
-                total = accumulate(total, chunk)
-                yield from _gated(gate, chunk, handler)
-                _dispatch(call, run_manager)
-        except GuardSignal as exc:
-            if not handler.raised(exc):
-                raise
-            signal = exc
-        yield from gate.flush() if signal is None else _dropped(gate)
-        report = build_report(call, handler, finalize(total), signal, started)
-        step = resolve_review(call.loop, call.loop.settle(report))
-        yield from self.closer.chunks(step, gate, report, call.shape.sample)
-        _dispatch(call, run_manager)
-        conclude(step)
+        call = self._new_call(_single(inputs), config, run_manager.run_id, kwargs, streamed=True)
+        attempt = partial(self._attempt, call, run_manager)
+        settled = partial(_dispatch, call, run_manager)
+        yield from drive(call.gate, attempt, sleep=self._sleep, settled=settled)
 
     async def _astream(
         self,
@@ -322,46 +289,12 @@ class GuardedRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
-        value = [item async for item in inputs]
-        call = self._new_call(_single(iter(value)), config, run_manager.run_id, kwargs)
-        gate = ChunkGate(self.streaming, self.hold_back_tokens)
-        try:
-            async for retry in aretrying(self._asleep):
-                with retry:
-                    async for chunk in self._astream_attempt(call, gate, run_manager):
-                        yield chunk
-                    return
-        except BaseException as exc:
-            call.loop.abandon(exc)
-            raise
-
-    async def _astream_attempt(
-        self, call: CallState, gate: ChunkGate, run_manager: AsyncCallbackManagerForChainRun
-    ) -> AsyncIterator[Any]:
-        gate.reset()
-        runnable, attempt_input, attempt_cfg, handler = self._prepare(call, call.loop.plan)
-        started = time.monotonic()
-        total: Any = None
-        signal: GuardSignal | None = None
-        try:
-            async for chunk in runnable.astream(attempt_input, attempt_cfg, **call.kwargs):
-                call.shape.saw(chunk)
-                total = accumulate(total, chunk)
-                for released in _gated(gate, chunk, handler):
-                    yield released
-                await _adispatch(call, run_manager)
-        except GuardSignal as exc:
-            if not handler.raised(exc):
-                raise
-            signal = exc
-        for released in gate.flush() if signal is None else _dropped(gate):
-            yield released
-        report = build_report(call, handler, finalize(total), signal, started)
-        step = await aresolve_review(call.loop, call.loop.settle(report))
-        for closing in self.closer.chunks(step, gate, report, call.shape.sample):
-            yield closing
-        await _adispatch(call, run_manager)
-        conclude(step)
+        value = _single(iter([item async for item in inputs]))
+        call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
+        attempt = partial(self._aattempt, call, run_manager)
+        settled = partial(_adispatch, call, run_manager)
+        async for chunk in adrive(call.gate, attempt, sleep=self._asleep, settled=settled):
+            yield chunk
 
 
 # ------------------------------------------------------------------------- helpers
@@ -371,23 +304,6 @@ def _single(inputs: Iterator[Any]) -> Any:
     for item in inputs:
         total = accumulate(total, item)
     return total
-
-
-def _gated(gate: ChunkGate, chunk: Any, handler: GuardrailCallbackHandler) -> list[Any]:
-    """Push ``chunk``; hold-back releases the chunks up to the last cleared token."""
-    if gate.mode == "pass_through":
-        return gate.push(chunk, 0)
-    return gate.push(
-        chunk,
-        handler.checkpoints_passed,
-        fed=handler.tokens_fed,
-        cleared=handler.tokens_cleared,
-    )
-
-
-def _dropped(gate: ChunkGate) -> list[Any]:
-    gate.discard()
-    return []
 
 
 def _dispatch(call: CallState, run_manager: CallbackManagerForChainRun) -> None:

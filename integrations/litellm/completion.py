@@ -15,14 +15,18 @@ Non-streamed, the call returns a :class:`~guardrail.runtime.GuardedResult` whose
 a ``ModelResponse`` (with ``return_result=False``, that response itself); the response carries
 its merged logprobs and, in ``_hidden_params["guardrail"]``, the result as a dict.
 
-Streamed (``stream=True``), the model's chunks are passed through as they arrive; the chunk
-that closes an interrupting checkpoint is not. Frames (``ModelResponseStream`` with an empty
-delta and a ``guardrail`` field) tell the caller what happened: ``{"marker": "restart",
-"discard_chunks": n, ...}`` before another attempt or a replacement answer (fallback, edited)
-when ``n`` chunks of the interrupted one were shown, and ``{"marker": "final", ...}`` (the
-result as a dict) last. A call that fails (abort without fallback answer, rejected review)
-ends with its final frame, ``finish_reason="content_filter"``, then raises the signal
-(:class:`~guardrail.runtime.GuardAborted`).
+Streamed (``stream=True``), the model's chunks are passed through as they arrive
+(``streaming="pass_through"``, the default) or held until a checkpoint passes
+(``streaming="hold_back"``, at most ``hold_back_tokens`` chunks held), as with
+:func:`~guardrail.integrations.langchain.guard`; the chunk that closes an interrupting
+checkpoint is never shown. Frames (``ModelResponseStream`` with an empty delta and a
+``guardrail`` field) tell the caller what happened: ``{"marker": "restart", "discard_chunks":
+n, ...}`` before another attempt or a replacement answer (fallback, edited) when ``n`` chunks
+of the interrupted one were shown, and ``{"marker": "final", ...}`` (the result as a dict)
+last. A call that fails (abort without fallback answer, rejected review) ends with its final
+frame, ``finish_reason="content_filter"``, then raises the signal
+(:class:`~guardrail.runtime.GuardAborted`). The attempts, releases and frames are the
+runtime's :class:`~guardrail.runtime.StreamGate`; this module only opens the streams.
 """
 
 from __future__ import annotations
@@ -33,32 +37,26 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, closing
+from functools import partial
 from typing import Any
 
 import litellm
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
-from guardrail.errors import GuardSignal
 from guardrail.policy import RunContext
 from guardrail.runtime import (
-    Again,
     AnswerWatch,
     AttemptPlan,
-    AttemptReport,
-    Fail,
-    Finish,
     GuardConfig,
     GuardedResult,
-    GuardLoop,
+    MarkerKind,
     PolicyLike,
-    Step,
-    aresolve_review,
-    aretrying,
-    arun_attempts,
-    conclude,
-    resolve_review,
-    retrying,
-    run_attempts,
+    StreamGate,
+    StreamingMode,
+    adrive,
+    arun_call,
+    drive,
+    run_call,
 )
 from guardrail.scorers.base import Scorer
 
@@ -79,36 +77,68 @@ GuardedOutput = GuardedResult | ModelResponse
 """What a non-streamed call returns (``return_result`` picks which)."""
 
 
-class _Call:
-    """One guarded call: its request, the action loop and the attempt being run."""
+class _Frames:
+    """The gate's markers as litellm frames, shaped like the stream's first chunk."""
 
-    def __init__(self, config: GuardConfig, request: CompletionRequest, rng: Callable[[], float]):
+    def __init__(self) -> None:
+        self.sample: ModelResponseStream | None = None
+
+    def saw(self, chunk: Any) -> None:
+        """Remember the first chunk: frames and replacement chunks imitate it."""
+        if self.sample is None and isinstance(chunk, ModelResponseStream):
+            self.sample = chunk
+
+    def marker(
+        self, kind: MarkerKind, payload: Mapping[str, Any], *, failed: bool = False
+    ) -> ModelResponseStream:
+        """A frame; a failed call's final frame says ``finish_reason="content_filter"``."""
+        return frame(kind, payload, self.sample, "content_filter" if failed else None)
+
+    def text(self, text: str) -> ModelResponseStream:
+        """A replacement answer as one chunk."""
+        return text_chunk(text, self.sample)
+
+
+class _Call:
+    """One guarded call: its request and the gate that runs its attempts."""
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        request: CompletionRequest,
+        options: Mapping[str, Any],
+        *,
+        streamed: bool,
+    ) -> None:
         self.config = config
         self.request = request
         run_id = uuid.uuid4().hex
         self.audit = config.audit_run(run_id)
-        self.loop: GuardLoop = config.loop(
+        loop = config.loop(
             request.question,
             model=request.model,
             output_from_text=self.from_text,
             run_id=run_id,
             audit=self.audit,
             metadata={"source": "litellm"},
-            rng=rng,
+            rng=options["rng"],
+        )
+        self.frames = _Frames()
+        self.gate: StreamGate[Any] = StreamGate(
+            loop,
+            self.frames if streamed else None,
+            streaming=options["streaming"],
+            hold_back_tokens=options["hold_back_tokens"],
         )
         metadata = request.params.get("metadata")
         self.metadata: Mapping[str, Any] = metadata if isinstance(metadata, Mapping) else {}
-        self.sample: ModelResponseStream | None = None
-        self.shown = 0
-        self.report: AttemptReport | None = None
 
     def from_text(self, text: str) -> ModelResponse:
         """A fallback or edited answer as a response of the attempt's model."""
-        return text_response(text, self.loop.plan.model)
+        return text_response(text, self.gate.plan.model)
 
-    def begin(self) -> tuple[AttemptPlan, AnswerWatch, float]:
-        """Start the next attempt: its plan, a fresh watch and the start time."""
-        plan = self.loop.plan
+    def watch(self, plan: AttemptPlan) -> AnswerWatch:
+        """A fresh watch for the attempt ``plan``."""
         tags = self.metadata.get("tags")
         context = RunContext(
             attempt=plan.attempt,
@@ -117,146 +147,49 @@ class _Call:
             metadata={k: v for k, v in self.metadata.items() if k != "tags"},
             max_tokens=self.request.max_tokens,
         )
-        self.shown = 0
-        self.report = None
-        watch = self.config.watch(self.request.question, context, audit=self.audit)
-        return plan, watch, time.monotonic()
+        return self.config.watch(self.request.question, context, audit=self.audit)
 
-    def saw(self, chunk: Any) -> None:
-        """Remember the first chunk: frames and replacement chunks imitate it."""
-        if self.sample is None and isinstance(chunk, ModelResponseStream):
-            self.sample = chunk
-
-    def end(
-        self,
-        plan: AttemptPlan,
-        watch: AnswerWatch,
-        chunks: Sequence[Any],
-        signal: GuardSignal | None,
-        started: float,
-    ) -> AttemptReport:
-        """Record what the attempt did (its output rebuilt from the chunks, logprobs merged)."""
-        if signal is not None:
-            answer, events, output = signal.partial_answer, tuple(signal.events), None
-        else:
-            messages = self.request.messages_for(plan)
-            answer, events, output = watch.answer, watch.events, build_response(chunks, messages)
-        self.report = AttemptReport(
-            answer=answer,
-            output=output,
-            events=events,
-            decisions=watch.decisions,
-            flags=watch.flags,
-            signal=signal,
-            pending_review=watch.pending_review,
-            duration_s=time.monotonic() - started,
-            model=self.request.opened,  # a fallback answered, not the plan's model
-        )
-        return self.report
+    def end(self, plan: AttemptPlan, watch: AnswerWatch, chunks: Sequence[Any]) -> None:
+        """Report the attempt (its output rebuilt from the chunks, logprobs merged)."""
+        output = None
+        if not self.gate.interrupted:
+            output = build_response(chunks, self.request.messages_for(plan))
+        self.gate.end([watch], output, model=self.request.opened)  # opened: a fallback's name
 
     # -------------------------------------------------------------- attempts
-    def chunks(self, completion: Callable[..., Any]) -> Iterator[Any]:
-        """Run one attempt, yielding the chunks that may be shown; the report is kept."""
-        plan, watch, started = self.begin()
+    def chunks(self, completion: Callable[..., Any], plan: AttemptPlan) -> Iterator[Any]:
+        """Run one attempt, yielding the chunks the gate releases."""
+        watch = self.watch(plan)
         chunks: list[Any] = []
-        signal: GuardSignal | None = None
-        try:
+        with self.gate.attempt(watch=watch):
             watch.start()
             with closing(self.request.open_stream(plan, completion)) as stream:
                 for chunk in stream:
-                    self.saw(chunk)
+                    self.frames.saw(chunk)
                     chunks.append(chunk)
                     watch.feed(chunk_text(chunk), chunk_logprobs(chunk))
-                    self.shown += 1
-                    yield chunk
-            _finish(watch)
-        except GuardSignal as exc:
-            if exc is not watch.signal:
-                raise
-            signal = exc
-        except GeneratorExit:
-            watch.close()
-            raise
-        except BaseException as exc:
-            watch.fail(exc)
-            raise
-        self.end(plan, watch, chunks, signal, started)
+                    yield from self.gate.push(chunk, [watch])
+            watch.end()
+        self.end(plan, watch, chunks)
 
-    async def achunks(self, acompletion: Callable[..., Awaitable[Any]]) -> AsyncIterator[Any]:
+    async def achunks(
+        self, acompletion: Callable[..., Awaitable[Any]], plan: AttemptPlan
+    ) -> AsyncIterator[Any]:
         """:meth:`chunks` for ``acompletion``; scoring runs in worker threads."""
-        plan, watch, started = self.begin()
+        watch = self.watch(plan)
         chunks: list[Any] = []
-        signal: GuardSignal | None = None
-        try:
+        with self.gate.attempt(watch=watch):
             await asyncio.to_thread(watch.start)
             stream = await self.request.aopen_stream(plan, acompletion)
             async with aclosing(stream):
                 async for chunk in stream:
-                    self.saw(chunk)
+                    self.frames.saw(chunk)
                     chunks.append(chunk)
                     await asyncio.to_thread(watch.feed, chunk_text(chunk), chunk_logprobs(chunk))
-                    self.shown += 1
-                    yield chunk
-            await asyncio.to_thread(_finish, watch)
-        except GuardSignal as exc:
-            if exc is not watch.signal:
-                raise
-            signal = exc
-        except (GeneratorExit, asyncio.CancelledError):
-            watch.close()
-            raise
-        except BaseException as exc:
-            watch.fail(exc)
-            raise
-        self.end(plan, watch, chunks, signal, started)
-
-    def attempt(self, completion: Callable[..., Any]) -> AttemptReport:
-        """Run one attempt to its end (nothing shown); return its report."""
-        for _ in self.chunks(completion):
-            pass
-        assert self.report is not None
-        return self.report
-
-    async def aattempt(self, acompletion: Callable[..., Awaitable[Any]]) -> AttemptReport:
-        """The async counterpart of :meth:`attempt`."""
-        async for _ in self.achunks(acompletion):
-            pass
-        assert self.report is not None
-        return self.report
-
-
-def _finish(watch: AnswerWatch) -> None:
-    """Score the outcome; an answer without text (tool calls only) is not judged."""
-    if watch.answer.strip():
-        watch.finish()
-    else:
-        watch.close()
-
-
-def closing_chunks(
-    step: Step, shown: int, report: AttemptReport, sample: ModelResponseStream | None
-) -> list[ModelResponseStream]:
-    """What to stream after the attempt ``report`` describes, given the loop's ``step``."""
-    if isinstance(step, Again):
-        if not shown:
-            return []
-        payload = {"next_attempt": step.plan.attempt, "action": step.plan.kind}
-        return [frame("restart", {**payload, "discard_chunks": shown}, sample)]
-    if isinstance(step, Finish):
-        result = step.result
-        chunks: list[ModelResponseStream] = []
-        if report.signal is not None:  # the answer was cut or replaced: show the final one
-            if shown:
-                chunks.append(
-                    frame("restart", {"status": result.status, "discard_chunks": shown}, sample)
-                )
-            if result.answer:
-                chunks.append(text_chunk(result.answer, sample))
-        chunks.append(frame("final", result.to_dict(), sample))
-        return chunks
-    if isinstance(step, Fail) and isinstance(step.signal.result, GuardedResult):
-        return [frame("final", step.signal.result.to_dict(), sample, "content_filter")]
-    return []
+                    for released in self.gate.push(chunk, [watch]):
+                        yield released
+            await asyncio.to_thread(watch.end)
+        self.end(plan, watch, chunks)
 
 
 def _deliver(result: GuardedResult, return_result: bool) -> GuardedOutput:
@@ -268,44 +201,6 @@ def _deliver(result: GuardedResult, return_result: bool) -> GuardedOutput:
     return result
 
 
-def _stream(
-    call: _Call, completion: Callable[..., Any], sleep: Callable[[float], None]
-) -> Iterator[Any]:
-    try:
-        for retry in retrying(sleep):
-            with retry:
-                yield from call.chunks(completion)
-                assert call.report is not None
-                step = resolve_review(call.loop, call.loop.settle(call.report))
-                yield from closing_chunks(step, call.shown, call.report, call.sample)
-                conclude(step)
-                return
-    except BaseException as exc:
-        call.loop.abandon(exc)
-        raise
-
-
-async def _astream(
-    call: _Call,
-    acompletion: Callable[..., Awaitable[Any]],
-    asleep: Callable[[float], Awaitable[None]],
-) -> AsyncIterator[Any]:
-    try:
-        async for retry in aretrying(asleep):
-            with retry:
-                async for chunk in call.achunks(acompletion):
-                    yield chunk
-                assert call.report is not None
-                step = await aresolve_review(call.loop, call.loop.settle(call.report))
-                for closing_chunk in closing_chunks(step, call.shown, call.report, call.sample):
-                    yield closing_chunk
-                conclude(step)
-                return
-    except BaseException as exc:
-        call.loop.abandon(exc)
-        raise
-
-
 def _new_call(
     model: str,
     messages: Sequence[Mapping[str, Any]],
@@ -313,6 +208,8 @@ def _new_call(
     scorer: Scorer | None,
     options: dict[str, Any],
     kwargs: dict[str, Any],
+    *,
+    streamed: bool,
 ) -> _Call:
     if isinstance(policy, GuardConfig):
         config = policy
@@ -327,7 +224,7 @@ def _new_call(
         reask=options["reask"] or default_reask,
         require_logprobs=config.scorer_reads_logprobs,
     )
-    return _Call(config, request, options["rng"])
+    return _Call(config, request, options, streamed=streamed)
 
 
 def guarded_completion(
@@ -344,6 +241,8 @@ def guarded_completion(
     router: Any = None,
     reask: Reask | None = None,
     return_result: bool = True,
+    streaming: StreamingMode = "pass_through",
+    hold_back_tokens: int | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
     **kwargs: Any,
@@ -358,7 +257,9 @@ def guarded_completion(
     ``audit`` a :class:`guardrail.audit.AuditLog`. ``model_params`` maps model names (escalation
     targets, fallbacks) to extra litellm arguments for calls to them; ``router`` (a
     ``litellm.Router``) serves the calls instead of ``litellm.completion``. ``reask`` builds the
-    messages of a self-correction. ``sleep``/``rng`` drive the retry backoff.
+    messages of a self-correction. ``streaming`` (``"pass_through"`` or ``"hold_back"``) and
+    ``hold_back_tokens`` decide when a stream's chunks are shown (see the module documentation).
+    ``sleep``/``rng`` drive the retry backoff.
     """
     options = {
         "review": review,
@@ -367,13 +268,15 @@ def guarded_completion(
         "model_params": model_params,
         "reask": reask,
         "rng": rng,
+        "streaming": streaming,
+        "hold_back_tokens": hold_back_tokens,
     }
-    call = _new_call(model, messages, policy, scorer, options, kwargs)
+    call = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
     completion = router.completion if router is not None else _litellm_completion
+    attempt = partial(call.chunks, completion)
     if stream:
-        return _stream(call, completion, sleep)
-    result = run_attempts(call.loop, lambda plan: call.attempt(completion), sleep=sleep)
-    return _deliver(result, return_result)
+        return drive(call.gate, attempt, sleep=sleep)
+    return _deliver(run_call(call.gate, attempt, sleep=sleep), return_result)
 
 
 async def aguarded_completion(
@@ -390,6 +293,8 @@ async def aguarded_completion(
     router: Any = None,
     reask: Reask | None = None,
     return_result: bool = True,
+    streaming: StreamingMode = "pass_through",
+    hold_back_tokens: int | None = None,
     asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     rng: Callable[[], float] = random.random,
     **kwargs: Any,
@@ -406,17 +311,15 @@ async def aguarded_completion(
         "model_params": model_params,
         "reask": reask,
         "rng": rng,
+        "streaming": streaming,
+        "hold_back_tokens": hold_back_tokens,
     }
-    call = _new_call(model, messages, policy, scorer, options, kwargs)
+    call = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
     acompletion = router.acompletion if router is not None else _litellm_acompletion
+    attempt = partial(call.achunks, acompletion)
     if stream:
-        return _astream(call, acompletion, asleep)
-
-    async def attempt(plan: AttemptPlan) -> AttemptReport:
-        return await call.aattempt(acompletion)
-
-    result = await arun_attempts(call.loop, attempt, sleep=asleep)
-    return _deliver(result, return_result)
+        return adrive(call.gate, attempt, sleep=asleep)
+    return _deliver(await arun_call(call.gate, attempt, sleep=asleep), return_result)
 
 
 def _litellm_completion(**kwargs: Any) -> Any:

@@ -23,8 +23,9 @@ What each mode does (the proxy's own lifecycle, see ``docs/litellm.md``):
   (``async_moderation_hook``) and rejects the request (HTTP 400) when the policy interrupts
   there. With both modes the answer's watch skips the question checkpoint.
 
-The proxy relays one generation, so the action code (:class:`~guardrail.runtime.GuardLoop`,
-shared with the SDK and LangChain adapters) runs with ``max_attempts=1``: ``retry``,
+The proxy relays one generation, so the action code (the runtime's
+:class:`~guardrail.runtime.StreamGate`, shared with the SDK and LangChain adapters) runs with
+``max_attempts=1``: ``retry``,
 ``escalate`` and ``self_correct`` end as an abort (use the proxy's router retries and fallbacks,
 or :func:`~guardrail.integrations.litellm.guarded_completion`, to re-generate). ``flag`` and a
 provisional ``human_review`` let the answer through (the review item is submitted; a streamed
@@ -39,7 +40,8 @@ import importlib
 import inspect
 import re
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -48,15 +50,15 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.policy import RunContext
+from guardrail.policy.actions import AbortAction
 from guardrail.runtime import (
     AnswerWatch,
-    AttemptReport,
     Fail,
     Finish,
     GuardConfig,
     GuardedResult,
-    GuardLoop,
     Step,
+    StreamGate,
     aresolve_review,
     resolve_policy,
 )
@@ -157,14 +159,10 @@ class FineCEGuardrail(CustomGuardrail):
         if not isinstance(response, ModelResponse):
             return response
         run = _Run(self.answer_config, data)
-        signal: GuardSignal | None = None
-        try:
+        with run.attempt():
             await asyncio.to_thread(_feed_whole, run.watch, response)
-        except GuardSignal as exc:
-            if exc is not run.watch.signal:
-                raise
-            signal = exc
-        step = await run.settle(signal, response)
+        signal = run.gate.signal
+        step = await run.settle(response)
         summary = _summary(step, signal)
         if isinstance(step, Fail):
             raise _http_error(summary)
@@ -183,8 +181,7 @@ class FineCEGuardrail(CustomGuardrail):
         run = _Run(self.answer_config, request_data)
         held: list[Any] = []
         sample: ModelResponseStream | None = None
-        signal: GuardSignal | None = None
-        try:
+        with run.attempt():  # the client going away releases the scoring session
             await asyncio.to_thread(run.watch.start)
             async for chunk in response:
                 if not isinstance(chunk, ModelResponseStream):
@@ -196,21 +193,11 @@ class FineCEGuardrail(CustomGuardrail):
                     held.append(chunk)  # released once the outcome checkpoint passed
                 else:
                     yield chunk
-            await asyncio.to_thread(run.finish)
-        except GuardSignal as exc:
-            if exc is not run.watch.signal:
-                raise
-            signal = exc
+            await asyncio.to_thread(run.watch.end)
+        signal = run.gate.signal
+        if signal is not None:
             await _close(response)
-        except Exception as exc:
-            run.watch.fail(exc)
-            run.loop.abandon(exc)
-            raise
-        except BaseException as exc:  # the client went away: release the scoring session
-            run.watch.close()
-            run.loop.abandon(exc)
-            raise
-        step = await run.settle(signal, None)
+        step = await run.settle(None)
         summary = _summary(step, signal)
         if signal is not None or isinstance(step, Fail):
             yield frame("block", summary, sample, "content_filter")
@@ -222,7 +209,7 @@ class FineCEGuardrail(CustomGuardrail):
 
 
 class _Run:
-    """One proxied answer: its watch and the (single-attempt) action loop."""
+    """One proxied answer: its watch and the gate of its single attempt."""
 
     def __init__(self, config: GuardConfig, data: Mapping[str, Any]) -> None:
         messages = data.get("messages")
@@ -230,39 +217,35 @@ class _Run:
         context = _context(data)
         run_id = str(data.get("litellm_call_id") or uuid.uuid4().hex)
         audit = config.audit_run(run_id)
-        self.loop: GuardLoop = config.loop(
+        loop = config.loop(
             question,
             model=context.model,
             run_id=run_id,
             audit=audit,
             metadata={"source": "litellm-proxy"},
         )
+        self.gate: StreamGate[ModelResponseStream] = StreamGate(loop, streaming=None)
+        self.gate.begin()
         self.watch: AnswerWatch = config.watch(question, context, audit=audit)
+
+    @contextmanager
+    def attempt(self) -> Iterator[None]:
+        """Relay the answer: keep the watch's signal; another error ends watch and call."""
+        try:
+            with self.gate.attempt(watch=self.watch):
+                yield
+        except BaseException as exc:
+            self.gate.loop.abandon(exc)
+            raise
 
     def feed(self, chunk: ModelResponseStream) -> None:
         """Score one relayed chunk (raises the guard signal of an interrupting checkpoint)."""
         self.watch.feed(chunk_text(chunk), chunk_logprobs(chunk))
 
-    def finish(self) -> None:
-        """Score the outcome; an answer without text (tool calls only) is not judged."""
-        if self.watch.answer.strip():
-            self.watch.finish()
-        else:
-            self.watch.close()
-
-    async def settle(self, signal: GuardSignal | None, output: Any) -> Step:
+    async def settle(self, output: Any) -> Step:
         """Record the attempt; carry out the decision (review included) with the runtime."""
-        watch = self.watch
-        report = AttemptReport(
-            answer=signal.partial_answer if signal is not None else watch.answer,
-            output=None if signal is not None else output,
-            events=tuple(signal.events) if signal is not None else watch.events,
-            decisions=watch.decisions,
-            flags=watch.flags,
-            signal=signal,
-            pending_review=watch.pending_review,
-        )
-        return await aresolve_review(self.loop, self.loop.settle(report))
+        self.gate.end([self.watch], output)
+        return await aresolve_review(self.gate.loop, self.gate.settle())
 
 
 def _closes(chunk: ModelResponseStream) -> bool:
@@ -293,21 +276,18 @@ def _feed_whole(watch: AnswerWatch, response: ModelResponse) -> None:
     else:
         for piece in _TOKENS.findall(text):
             watch.feed(piece)
-    if text.strip():
-        watch.finish()
-    else:
-        watch.close()
+    watch.end()
 
 
 def _signal_summary(signal: GuardSignal, result: GuardedResult | None) -> dict[str, Any]:
     decision = signal.decision
-    action = getattr(decision, "action", None)
-    event = getattr(decision, "event", None)
+    action = None if decision is None else decision.action
+    event = None if decision is None else decision.event
     return {
         "status": None if result is None else result.status,
-        "action": getattr(action, "type", None),
-        "rule": getattr(decision, "rule", None),
-        "message": getattr(action, "message", None) or str(signal),
+        "action": None if action is None else action.type,
+        "rule": None if decision is None else decision.rule,
+        "message": action.message if isinstance(action, AbortAction) else str(signal),
         "checkpoint": None if event is None else event.index,
         "confidence": None if event is None else event.revised,
     }

@@ -13,8 +13,9 @@ from guardrail.errors import GuardSignal
 from guardrail.events import Stage
 from guardrail.policy import Policy, PolicyEngine, RunContext
 from guardrail.report import last_run_id, load_run_report, report_from_records
-from guardrail.runtime import AnswerWatch, GuardLoop, run_attempts
-from guardrail.runtime.loop import AttemptPlan, AttemptReport
+from guardrail.runtime import AnswerWatch
+from guardrail.runtime.drive import run_attempts
+from guardrail.runtime.loop import AttemptPlan, AttemptReport, GuardLoop
 from guardrail.testing import ScriptedScorer
 
 DEMO = {

@@ -19,18 +19,18 @@ from guardrail.review import SQLiteReviewQueue
 from guardrail.runtime import (
     AnswerWatch,
     AttemptPlan,
-    AttemptReport,
     GuardAborted,
     GuardConfig,
-    GuardLoop,
     MemoryReviewSink,
     QueueReviewSink,
     ReviewRejected,
-    least_confident_span,
-    policy_action_types,
     resolve_policy,
-    run_attempts,
 )
+from guardrail.runtime.config import policy_action_types
+from guardrail.runtime.drive import run_attempts
+from guardrail.runtime.loop import GuardLoop
+from guardrail.runtime.records import AttemptReport
+from guardrail.runtime.spans import least_confident_span
 from guardrail.testing.scorers import ScriptedScorer
 
 TEXT = "one\ntwo\nthree\n"

@@ -20,6 +20,7 @@ from lt_fakes import (
     text_of,
 )
 
+from guardrail.errors import GuardrailConfigError
 from guardrail.integrations.litellm import aguarded_completion, guarded_completion
 from guardrail.runtime import GuardAborted, GuardConfig, GuardedResult, MemoryReviewSink
 from guardrail.testing.scorers import ScriptedScorer
@@ -274,3 +275,81 @@ async def test_async_stream_retries_with_frames() -> None:
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+# ------------------------------------------------------------------------ hold-back
+def shown_before_restart(chunks: list[Any]) -> str:
+    restart = next(i for i, c in enumerate(chunks) if getattr(c, "guardrail", None))
+    assert chunks[restart].guardrail["marker"] == "restart"
+    assert chunks[restart].guardrail["discard_chunks"] == restart
+    return text_of(chunks[:restart])
+
+
+def test_hold_back_stream_never_shows_text_a_checkpoint_rejected() -> None:
+    scorer = ScriptedScorer(FAILS_AT_2 + PASSES_4)
+    chunks = list(call(RETRY, scorer, stream=True, streaming="hold_back"))
+    assert markers(chunks) == ["restart", "final"]
+    shown_first = shown_before_restart(chunks)
+    assert FIRST.startswith(shown_first)
+    assert "Step one.\n" in shown_first  # the paragraph whose checkpoint passed
+    assert "two" not in shown_first  # held, then dropped when its checkpoint failed
+    assert text_of(chunks).endswith(FIRST)  # the retry, released as its checkpoints passed
+    assert chunks[-1].guardrail["status"] == "ok"
+
+
+class CountingRouter:
+    """Serves calls with litellm's mock and counts the chunks the guard took from the model."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def completion(self, **kwargs: Any) -> Any:
+        def chunks() -> Any:
+            for chunk in litellm.completion(**kwargs):
+                self.taken += 1
+                yield chunk
+
+        return chunks()
+
+
+@pytest.mark.parametrize(("window", "most_held"), [(None, 3), (2, 2)])
+def test_hold_back_releases_at_checkpoints_or_past_the_window(
+    window: int | None, most_held: int
+) -> None:
+    router = CountingRouter()
+    scorer = ScriptedScorer(lambda question, answer: 0.9)
+    stream = call(
+        RETRY, scorer, stream=True, streaming="hold_back", hold_back_tokens=window, router=router
+    )
+    shown: list[str] = []
+    held: list[int] = []
+    for chunk in stream:
+        if not getattr(chunk, "guardrail", None) and chunk.choices[0].delta.content:
+            shown.append(chunk.choices[0].delta.content)
+            held.append(router.taken - len(shown))
+    assert "".join(shown) == FIRST
+    assert max(held) == most_held
+
+
+async def test_async_hold_back_stream_drops_the_rejected_paragraph() -> None:
+    stream = await aguarded_completion(
+        model="openai/small",
+        messages=MESSAGES,
+        policy=RETRY,
+        scorer=ScriptedScorer(FAILS_AT_2 + PASSES_4),
+        mock_response=FIRST,
+        stream=True,
+        streaming="hold_back",
+        asleep=_no_sleep,
+    )
+    chunks = [chunk async for chunk in stream]
+    assert markers(chunks) == ["restart", "final"]
+    assert "two" not in shown_before_restart(chunks)
+    assert text_of(chunks).endswith(FIRST)
+
+
+def test_an_unknown_streaming_mode_is_a_config_error() -> None:
+    with pytest.raises(GuardrailConfigError, match="streaming must be"):
+        call(RETRY, ScriptedScorer([]), stream=True, streaming="later")
+    with pytest.raises(GuardrailConfigError, match="hold_back_tokens"):
+        call(RETRY, ScriptedScorer([]), streaming="hold_back", hold_back_tokens=0)
