@@ -56,6 +56,13 @@ def register(sub: Any) -> None:
         "both right and wrong (default 1)",
     )
     parser.add_argument(
+        "--max-questions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train on a seeded sample of N questions (nested across N: a learning curve)",
+    )
+    parser.add_argument(
         "--no-calibrate",
         action="store_true",
         help="do not fit a Platt calibration map on the dev split",
@@ -92,6 +99,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             calibrate=not args.no_calibrate,
             adversarial_augment=args.adversarial_augment,
             mixed_weight=args.mixed_weight,
+            max_questions=args.max_questions,
         )
     except PydanticError as exc:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

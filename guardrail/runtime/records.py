@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
+
+from typing_extensions import TypeVar
 
 from guardrail.events import CheckpointEvent
 
@@ -185,8 +187,12 @@ class AttemptRecord:
         }
 
 
+OutputT = TypeVar("OutputT", default=Any)
+"""What a guarded call returns to its caller (a LangChain output, a litellm ``ModelResponse``)."""
+
+
 @dataclass(slots=True)
-class GuardedResult:
+class GuardedResult(Generic[OutputT]):
     """The outcome of one guarded call: the output, the answer text and everything done.
 
     ``output`` is what the caller receives (the wrapped runnable's output, a fallback or an
@@ -194,7 +200,7 @@ class GuardedResult:
     are in order. ``review_id`` names the review item of a human review.
     """
 
-    output: Any
+    output: OutputT
     answer: str
     status: GuardStatus
     attempts: list[AttemptRecord] = field(default_factory=list)

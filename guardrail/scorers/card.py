@@ -247,9 +247,18 @@ def card_for_artifact(ref: str, directory: Path) -> ScorerCard:
         task_families=tuple(map(str, families or ())),
         dev=dict(meta.get("dev_metrics") or {}),
         heldout=dict(heldout) if isinstance(heldout, Mapping) else {},
-        calibration=meta.get("calibration") if isinstance(meta.get("calibration"), dict) else None,
+        calibration=_calibration_entry(meta),
         notes=tuple(notes),
     )
+
+
+def _calibration_entry(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The pooled map, with the per-stage maps under ``by_stage`` when the artifact has them."""
+    pooled = meta.get("calibration")
+    if not isinstance(pooled, dict):
+        return None
+    staged = meta.get("calibration_by_stage")
+    return {**pooled, "by_stage": dict(staged)} if isinstance(staged, dict) and staged else pooled
 
 
 def _from_training_data(

@@ -32,6 +32,9 @@ class TrainConfig(BaseModel):
     claimed confidence, a note to the grader, a forged turn; either direction) with the *same*
     label: the scorer learns that what the answer claims about itself is no evidence.
 
+    ``max_questions`` keeps a seeded random sample of that many questions of the label stores
+    (before the dev split): the points of a learning curve over the number of labelled questions.
+
     ``mixed_weight`` multiplies the weight of the process and outcome examples of *mixed*
     questions (outcome labels both below and above 0.5: the generator answered them both right
     and wrong). Those are the only examples that teach the scorer to tell a right answer from a
@@ -66,6 +69,7 @@ class TrainConfig(BaseModel):
     calibrate: bool = True
     adversarial_augment: float = Field(default=0.0, ge=0.0, le=1.0)
     mixed_weight: float = Field(default=1.0, ge=0.0, le=100.0)
+    max_questions: int | None = Field(default=None, ge=2)
 
     @field_validator("kind_weights")
     @classmethod

@@ -18,6 +18,7 @@ __all__ = [
     "data_hash",
     "label_stats",
     "load_examples",
+    "sample_questions",
     "split_by_question",
 ]
 
@@ -59,6 +60,20 @@ def load_examples(paths: Sequence[str | Path]) -> list[TrainingExample]:
     if not examples:
         raise GuardrailConfigError(f"no finished labels in {', '.join(map(str, paths))}")
     return examples
+
+
+def sample_questions(
+    examples: Sequence[TrainingExample], count: int, seed: int
+) -> list[TrainingExample]:
+    """Every example of a seeded sample of ``count`` questions (all when there are fewer).
+
+    The samples are nested: the questions kept for a smaller ``count`` are among those kept for
+    a larger one (same seed), so the points of a learning curve add labels, never swap them.
+    """
+    questions = sorted({e.question_id for e in examples})
+    random.Random(f"questions:{seed}").shuffle(questions)
+    kept = set(questions[:count])
+    return [e for e in examples if e.question_id in kept]
 
 
 def split_by_question(

@@ -29,6 +29,7 @@ from guardrail.training.examples import (
     data_hash,
     label_stats,
     load_examples,
+    sample_questions,
     split_by_question,
 )
 from guardrail.training.objectives import Objective, make_objective
@@ -55,6 +56,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     examples = load_examples(config.data)
+    if config.max_questions is not None:
+        examples = sample_questions(examples, config.max_questions, config.seed)
     train_set, dev_set = split_by_question(examples, config.dev_fraction, config.seed)
     if not train_set:
         raise GuardrailConfigError("no training examples after the dev split")

@@ -196,3 +196,11 @@ def test_settling_before_the_attempt_ended_is_an_error() -> None:
     gate.begin()
     with pytest.raises(RuntimeError, match="end"):
         gate.settle()
+
+
+def test_guarded_result_is_generic_in_its_output() -> None:
+    from guardrail.runtime.records import GuardedResult
+
+    result: GuardedResult[str] = GuardedResult(output="text", answer="text", status="passed")
+    assert GuardedResult[int].__origin__ is GuardedResult  # type: ignore[attr-defined]
+    assert result.output == "text"

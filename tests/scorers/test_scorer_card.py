@@ -172,3 +172,21 @@ def test_trained_artifacts_record_their_data_and_held_out_figures(tmp_path: Path
     card = card_for_ref(str(artifact))
     assert card.heldout["t answers of g2"]["finece_outcome_auroc"] == 0.7
     assert len(card.heldout) == 2  # the shipped figures are kept
+
+
+def test_card_shows_the_per_stage_calibration_maps(tmp_path: Path) -> None:
+    from guardrail.scorers.card import card_for_artifact
+
+    platt = {"kind": "platt", "coef": 0.5, "intercept": -0.9}
+    meta = {
+        "format": 1,
+        "kind": "ift",
+        "base_model": "builtin:smollm2-135m-instruct",
+        "calibration": platt,
+        "calibration_by_stage": {"question": {**platt, "coef": 1.2}},
+        "card": {"generators": ["builtin:smollm2-135m-instruct"], "task_families": ["facts"]},
+    }
+    (tmp_path / "finece.json").write_text(json.dumps(meta))
+    card = card_for_artifact(str(tmp_path), tmp_path)
+    assert card.calibration == {**platt, "by_stage": {"question": {**platt, "coef": 1.2}}}
+    assert "by_stage" in card.format()

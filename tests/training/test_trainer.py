@@ -306,3 +306,15 @@ def test_stage_maps_are_fitted_per_label_kind() -> None:
         assert fit["dev_brier_calibrated"] < fit["dev_brier_raw"]
     # the same raw number means more for a process estimate (its scores run low here)
     assert maps["process"].apply([0.35])[0] > maps["outcome"].apply([0.35])[0] + 0.3
+
+
+def test_question_samples_are_nested_and_keep_whole_questions(labels: Path) -> None:
+    from guardrail.training.examples import sample_questions
+
+    examples = load_examples([labels])
+    small, large = sample_questions(examples, 2, 7), sample_questions(examples, 4, 7)
+    assert len({e.question_id for e in small}) == 2
+    assert len({e.question_id for e in large}) == 4
+    assert {e.question_id for e in small} <= {e.question_id for e in large}
+    assert len(small) == 2 * 3  # every label of a kept question
+    assert sample_questions(examples, 100, 7) == examples
