@@ -224,23 +224,31 @@ def _epoch_order(examples: Sequence[TrainingExample], config: TrainConfig, epoch
 def _evaluate(
     objective: Objective, dev: Sequence[TrainingExample], batch_size: int, *, keep: bool = False
 ) -> tuple[dict[str, float], list[float]]:
-    """Mean loss, MAE and Brier against labels on the dev split (and the predictions if kept)."""
+    """Mean loss, MAE and Brier against labels on the dev split (and the predictions if kept).
+
+    Batches are formed in order of text length, so that a batch pads little (a dev split that
+    mixes short facts with long worked answers otherwise pads most rows to the longest); the
+    predictions come back in the order of ``dev``.
+    """
     import torch
 
     objective.model.eval()
-    losses, errors, squares, kept = [], [], [], []
+    order = sorted(range(len(dev)), key=lambda i: len(dev[i].question) + len(dev[i].prefix))
+    losses, errors, squares = [], [], []
+    kept: list[float] = [0.0] * len(dev)
     with torch.no_grad():
-        for start in range(0, len(dev), batch_size):
-            batch = list(dev[start : start + batch_size])
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = [dev[i] for i in indices]
             loss, predictions = objective.loss_and_predict(batch)
             losses.append(float(loss.detach()) * len(batch))
-            for example, value in zip(batch, predictions, strict=True):
+            for index, example, value in zip(indices, batch, predictions, strict=True):
                 errors.append(abs(value - example.label))
                 squares.append((value - example.label) ** 2)
-            if keep:
-                kept.extend(predictions)
+                kept[index] = value
     n = len(dev)
-    return {"loss": sum(losses) / n, "mae": sum(errors) / n, "brier": sum(squares) / n}, kept
+    metrics = {"loss": sum(losses) / n, "mae": sum(errors) / n, "brier": sum(squares) / n}
+    return metrics, kept if keep else []
 
 
 def _calibration(
@@ -372,6 +380,18 @@ class _Checkpoint:
         tmp.rename(self.directory)
         shutil.rmtree(old, ignore_errors=True)
 
+    def _same_run(self, stored: object) -> bool:
+        """Same settings; a setting newer than the checkpoint counts only if it is not default."""
+        if not isinstance(stored, dict):
+            return False
+        fields = TrainConfig.model_fields
+        current = {
+            key: value
+            for key, value in self.config.items()
+            if key in stored or key not in fields or value != fields[key].default
+        }
+        return stored == current
+
     def restore(
         self, objective: Objective, optimizer: Any, scheduler: Any
     ) -> tuple[int, list[int]]:
@@ -388,7 +408,7 @@ class _Checkpoint:
                 "it was written by another version or tampered with. Use another --out "
                 "directory or delete the checkpoint"
             ) from None
-        if not isinstance(state, dict) or state.get("config") != self.config:
+        if not isinstance(state, dict) or not self._same_run(state.get("config")):
             raise GuardrailConfigError(
                 f"{self.directory} holds a run with different settings; "
                 "use another --out directory or delete the checkpoint"

@@ -3,7 +3,7 @@
 #
 #   bash reports/multidomain/run.sh SCORER NAME [FAMILY...]
 #
-# For each family: 60 held-out questions (facts, fact-choice: the test fifth; the generated
+# For each family: 60 held-out questions (LIMIT) (facts, fact-choice: the test fifth; the generated
 # families and synthetic: task seed 1, which the training labels (seed 0) never saw), the
 # embedded generator's greedy answers plus 4 samples each (within-question ranking), bootstrap
 # intervals. The answers are generated once into reports/multidomain/answers/FAMILY.jsonl and
@@ -19,7 +19,7 @@ GUARDRAIL=${GUARDRAIL:-.venv/bin/guardrail}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=reports/multidomain
 mkdir -p "$OUT/answers"
-COMMON=(--generator builtin:smollm2-135m-instruct --limit 60 --self-consistency 4
+COMMON=(--generator builtin:smollm2-135m-instruct --limit "${LIMIT:-60}" --self-consistency 4
   --bootstrap 500 --bci-widths 0 --no-p-true --no-verbalized --strategies paragraph --seed 1
   --quiet)
 for family in $FAMILIES; do

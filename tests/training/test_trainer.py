@@ -318,3 +318,19 @@ def test_question_samples_are_nested_and_keep_whole_questions(labels: Path) -> N
     assert {e.question_id for e in small} <= {e.question_id for e in large}
     assert len(small) == 2 * 3  # every label of a kept question
     assert sample_questions(examples, 100, 7) == examples
+
+
+def test_a_checkpoint_from_before_a_new_setting_resumes_at_its_default(
+    labels: Path, base_model: str, tmp_path: Path
+) -> None:
+    from guardrail.training.trainer import _Checkpoint
+
+    config = _config(labels, base_model, tmp_path / "c")
+    checkpoint = _Checkpoint(tmp_path / "c" / "checkpoint", config)
+    older = {k: v for k, v in config.model_dump(mode="json").items() if k != "max_questions"}
+    assert checkpoint._same_run(older)  # written before max_questions existed: same run
+    changed = _Checkpoint(
+        tmp_path / "c" / "checkpoint", config.model_copy(update={"max_questions": 3})
+    )
+    assert not changed._same_run(older)  # a non-default new setting is another run
+    assert not checkpoint._same_run({**older, "lora_r": 99})
