@@ -73,7 +73,7 @@ from ._request import CompletionRequest, Reask, default_reask
 
 __all__ = ["aguarded_completion", "guarded_completion"]
 
-GuardedOutput = GuardedResult | ModelResponse
+GuardedOutput = GuardedResult[ModelResponse] | ModelResponse
 """What a non-streamed call returns (``return_result`` picks which)."""
 
 
@@ -192,7 +192,7 @@ class _Call:
         self.end(plan, watch, chunks)
 
 
-def _deliver(result: GuardedResult, return_result: bool) -> GuardedOutput:
+def _deliver(result: GuardedResult[Any], return_result: bool) -> GuardedOutput:
     output = result.output
     if isinstance(output, ModelResponse):
         output._hidden_params[GUARDRAIL_FIELD] = result.to_dict()
