@@ -28,6 +28,11 @@ def _ci(table: Mapping[str, Any], key: str) -> list[float] | None:
     return list(ci) if ci else None
 
 
+def _defined(value: Any) -> bool:
+    """A finite number (a written report has ``null`` where a metric was undefined)."""
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
 def family_rows(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One row per report (keyed by its name): the figures issue 11 asks for."""
     rows = []
@@ -37,7 +42,7 @@ def family_rows(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]
         baselines = [
             (b, methods[b]["raw"]["auroc"])
             for b in LOGPROB_BASELINES
-            if methods[b]["status"] == "ok" and not math.isnan(methods[b]["raw"]["auroc"] or 0)
+            if methods[b]["status"] == "ok" and _defined(methods[b]["raw"]["auroc"])
         ]
         best = max(baselines, key=lambda item: item[1]) if baselines else (None, math.nan)
         hybrid = methods.get("hybrid", {})
@@ -64,7 +69,9 @@ def family_rows(reports: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]
                 else None,
                 "best_logprob": best[0],
                 "best_logprob_auroc": best[1],
-                "margin_over_best_logprob": finece["auroc"] - best[1],
+                "margin_over_best_logprob": (
+                    finece["auroc"] - best[1] if _defined(finece["auroc"]) else math.nan
+                ),
             }
         )
     return rows

@@ -36,14 +36,16 @@ HYBRID_FEATURES: tuple[str, ...] = (
 
 def hybrid_features(record: AnswerRecord) -> dict[str, float] | None:
     """The combiner's inputs for one answer (None when a logprob signal is missing)."""
-    values: dict[str, float | None] = {
+    features = {
         "finece_question": record.positions.question,
         "finece_outcome": record.positions.outcome,
-        **{name: record.baselines.get(name) for name in HYBRID_FEATURES[2:]},
     }
-    if any(value is None for value in values.values()):
-        return None
-    return {name: float(value) for name, value in values.items() if value is not None}
+    for name in HYBRID_FEATURES[2:]:
+        value = record.baselines.get(name)
+        if value is None:
+            return None
+        features[name] = float(value)
+    return features
 
 
 def crossfit_hybrid(

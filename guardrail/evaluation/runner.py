@@ -197,8 +197,9 @@ def evaluate(
     if not items:
         raise GuardrailConfigError("evaluation needs at least one item")
     started = time.perf_counter()
+    generator_name = getattr(generator, "name", type(generator).__name__)
     header = {
-        "generator": getattr(generator, "name", type(generator).__name__),
+        "generator": generator_name,
         "task": task.name,
         "generation": asdict(config.generation),
         "self_consistency": config.self_consistency if sampler is not None else 0,
@@ -233,7 +234,7 @@ def evaluate(
     skipped = _skipped_methods(sampler, config)
     info = {
         "scorer": scorer.name,
-        "generator": getattr(generator, "name", type(generator).__name__),
+        "generator": generator_name,
         "task": task.name,
         "sampler": None if sampler is None else sampler.name,
         "seconds": time.perf_counter() - started,

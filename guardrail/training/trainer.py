@@ -268,16 +268,11 @@ def _calibration(
     except GuardrailConfigError as exc:
         say(f"no calibration map: {exc}")
         return {"calibration": None, "calibration_skipped": str(exc)}
-    calibrated = platt.apply_list(predictions)
-
-    def brier(values: Sequence[float]) -> float:
-        return sum((v - y) ** 2 for v, y in zip(values, labels, strict=True)) / len(labels)
-
     fit = {
         "examples": len(dev),
         "questions": len({e.question_id for e in dev}),
-        "dev_brier_raw": brier(predictions),
-        "dev_brier_calibrated": brier(calibrated),
+        "dev_brier_raw": _brier(predictions, labels),
+        "dev_brier_calibrated": _brier(platt.apply_list(predictions), labels),
     }
     say(f"calibration map {platt.to_dict()} fitted on the dev split: {json.dumps(fit)}")
     return {
@@ -312,21 +307,21 @@ def _stage_calibration(
         except GuardrailConfigError as exc:
             fits[kind] = f"pooled map: {exc}"
             continue
-        calibrated = platt.apply_list(scores)
         maps[kind] = platt.to_dict()
         fits[kind] = {
             "examples": len(rows),
-            "dev_brier_raw": sum((s - y) ** 2 for s, y in rows) / len(rows),
-            "dev_brier_calibrated": sum(
-                (c - y) ** 2 for c, y in zip(calibrated, labels, strict=True)
-            )
-            / len(rows),
+            "dev_brier_raw": _brier(scores, labels),
+            "dev_brier_calibrated": _brier(platt.apply_list(scores), labels),
         }
     say(f"stage calibration maps {json.dumps(maps)}: {json.dumps(fits)}")
     return {"calibration_by_stage": maps, "calibration_by_stage_fit": fits}
 
 
 _MIN_STAGE_EXAMPLES = 20
+
+
+def _brier(values: Sequence[float], labels: Sequence[float]) -> float:
+    return sum((v - y) ** 2 for v, y in zip(values, labels, strict=True)) / len(labels)
 
 
 def _plot(curve: Path, png: Path, say: Callable[[str], None]) -> None:

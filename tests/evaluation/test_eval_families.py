@@ -59,3 +59,12 @@ def test_pooled_metrics_use_every_answer_of_every_report(tmp_path: Path) -> None
     assert [r["family"] for r in written["families"]] == ["a", "b"]
     assert "Pooled over the 5 answers" in (tmp_path / "t.md").read_text()
     assert not math.isnan(written["pooled"]["ece_15"])
+
+
+def test_undefined_metrics_read_from_a_written_report_are_not_numbers() -> None:
+    report = _report("facts", 0.9, 0.7, [(0.9, True), (0.1, True)])
+    report["methods"]["finece"]["raw"]["auroc"] = None  # one class only: written as null
+    report["methods"]["mean_entropy"]["raw"]["auroc"] = None
+    (row,) = family_rows({"facts": report})
+    assert row["best_logprob"] == "mean_logprob"
+    assert math.isnan(row["margin_over_best_logprob"])

@@ -258,7 +258,8 @@ def test_stream_question_abort_sends_the_fallback_without_a_restart_frame(
     assert recorder.calls == []
 
 
-async def test_async_stream_retries_with_frames() -> None:
+async def _async_retry_stream(**options: Any) -> list[Any]:
+    """The chunks of an async streamed call whose first answer fails its second checkpoint."""
     stream = await aguarded_completion(
         model="openai/small",
         messages=MESSAGES,
@@ -267,8 +268,13 @@ async def test_async_stream_retries_with_frames() -> None:
         mock_response=FIRST,
         stream=True,
         asleep=_no_sleep,
+        **options,
     )
-    chunks = [chunk async for chunk in stream]
+    return [chunk async for chunk in stream]
+
+
+async def test_async_stream_retries_with_frames() -> None:
+    chunks = await _async_retry_stream()
     assert markers(chunks) == ["restart", "final"]
     assert chunks[-1].guardrail["status"] == "ok"
 
@@ -332,17 +338,7 @@ def test_hold_back_releases_at_checkpoints_or_past_the_window(
 
 
 async def test_async_hold_back_stream_drops_the_rejected_paragraph() -> None:
-    stream = await aguarded_completion(
-        model="openai/small",
-        messages=MESSAGES,
-        policy=RETRY,
-        scorer=ScriptedScorer(FAILS_AT_2 + PASSES_4),
-        mock_response=FIRST,
-        stream=True,
-        streaming="hold_back",
-        asleep=_no_sleep,
-    )
-    chunks = [chunk async for chunk in stream]
+    chunks = await _async_retry_stream(streaming="hold_back")
     assert markers(chunks) == ["restart", "final"]
     assert "two" not in shown_before_restart(chunks)
     assert text_of(chunks).endswith(FIRST)
