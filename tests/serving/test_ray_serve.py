@@ -23,7 +23,7 @@ from guardrail.testing import FakeStreamingChatModel
 QUESTION = "Tom has 3 apples and buys 5 more. How many apples?"
 ANSWER = "Tom starts with 3.\nHe buys 5 more, so 3 + 5 = 8.\n\nThe answer is 8."
 STREAMS = 32
-Settings = tuple[dict[str, Any], Any]  # (policy mapping, scorer) shared by the streams
+Settings = tuple[dict[str, Any], Any, Any]  # (policy, scorer, scoring) shared by the streams
 
 
 def policy(url: str | None, budget_s: float) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def _run_langchain(n: int, settings: Settings, audit_dir: Path, delay_s: float) 
 
     model = FakeStreamingChatModel(responses=[answer(n)], delay_s=delay_s)
     audit = JsonlAuditLog(audit_dir / f"lc-{n}.jsonl")
-    config = GuardConfig(settings[0], settings[1], audit=audit)
+    config = GuardConfig(settings[0], settings[1], audit=audit, scoring=settings[2])
     guarded = guard(model, config)
     try:
         result = guarded.invoke(f"Question {n}: what is the sum?")
@@ -98,7 +98,7 @@ def _run_litellm(n: int, settings: Settings, audit_dir: Path, delay_s: float) ->
     from guardrail.integrations.litellm import guarded_completion
 
     audit = JsonlAuditLog(audit_dir / f"lt-{n}.jsonl")
-    config = GuardConfig(settings[0], settings[1], audit=audit)
+    config = GuardConfig(settings[0], settings[1], audit=audit, scoring=settings[2])
     messages = [{"role": "user", "content": f"Question {n}: what is the sum?"}]
     try:
         result = guarded_completion(
@@ -113,13 +113,18 @@ def _run_litellm(n: int, settings: Settings, audit_dir: Path, delay_s: float) ->
 
 
 def _run_all(
-    url: str | None, scorer: Any, audit_dir: Path, budget_s: float, delay_s: float = 0.0
+    url: str | None,
+    scorer: Any,
+    audit_dir: Path,
+    budget_s: float,
+    delay_s: float = 0.0,
+    scoring: Any = None,
 ) -> tuple[list[dict[str, Any]], float]:
     audit_dir.mkdir(parents=True, exist_ok=True)
     rules = policy(url, budget_s)
     if scorer is None:
         scorer = GuardConfig(rules).scorer  # built from the policy's scorer.url
-    settings: Settings = (rules, scorer)
+    settings: Settings = (rules, scorer, scoring)
     jobs = [(_run_langchain if n % 2 == 0 else _run_litellm, n) for n in range(STREAMS)]
     started = time.monotonic()
     try:
@@ -143,11 +148,22 @@ def _checkpoint_confidences(path: Path) -> list[float]:
 def test_32_concurrent_guarded_streams_equal_in_process(
     ray_scorer_url: str, in_process: Any, tmp_path: Path
 ) -> None:
+    from guardrail.scoring_worker import ScoringWorker
+
     served, _ = _run_all(ray_scorer_url, None, tmp_path / "served", budget_s=120.0)
-    local, _ = _run_all(None, in_process, tmp_path / "local", budget_s=120.0)
+    # The process's default worker counts as behind from 32 queued jobs, and 32 streams
+    # starting at once on a loaded machine reach that: the policy's overload (skip_process)
+    # would then leave process checkpoints unscored. This test compares values, so the local
+    # worker's backlog is sized for every stream; skipping is tested in test_scoring_worker.
+    worker = ScoringWorker(in_process, max_backlog=STREAMS * 8)
+    local, _ = _run_all(None, in_process, tmp_path / "local", budget_s=120.0, scoring=worker)
     assert [r["status"] for r in served] == ["ok"] * STREAMS
     assert [r["status"] for r in local] == ["ok"] * STREAMS
     for remote_run, local_run in zip(served, local, strict=True):
+        for run in (remote_run, local_run):
+            records = _audit(run["audit"])
+            overloads = [r for r in records if r["payload"].get("action") == "overload"]
+            assert not overloads, (run["audit"].name, overloads)
         remote_scores = _checkpoint_confidences(remote_run["audit"])
         local_scores = _checkpoint_confidences(local_run["audit"])
         assert len(remote_scores) >= 3  # question, paragraphs, outcome
