@@ -110,6 +110,11 @@ class StreamGate(Generic[C]):
         return self.loop.plan
 
     @property
+    def shown(self) -> int:
+        """How many chunks of the current attempt were released to the caller."""
+        return self._chunks.shown
+
+    @property
     def interrupted(self) -> bool:
         """True when the guard's signal stopped the current attempt."""
         return self.signal is not None
@@ -253,5 +258,5 @@ class StreamGate(Generic[C]):
     def _restart(self, payload: dict[str, Any], answer: str, frames: Frames[C]) -> C | None:
         if self.streaming is None:  # the framework streamed the text itself
             return frames.marker("restart", {**payload, "partial": answer}) if answer else None
-        shown = self._chunks.shown
+        shown = self.shown
         return frames.marker("restart", {**payload, "discard_chunks": shown}) if shown else None

@@ -15,8 +15,12 @@ What each mode does (the proxy's own lifecycle, see ``docs/litellm.md``):
 * ``post_call`` watches the answer. A streamed answer is scored chunk by chunk as the proxy relays
   it (``async_post_call_streaming_iterator_hook``); when the policy interrupts it, the stream is
   cut with a *block frame*: a chunk with an empty delta, ``finish_reason="content_filter"`` and a
-  ``guardrail`` field saying why. The chunk that closed the checkpoint, and the model's closing
-  chunk until the outcome checkpoint passed, are not relayed. A non-streamed answer is scored
+  ``guardrail`` field saying why (``shown_chunks``: how many chunks of the answer the client
+  got). The chunk that closed the checkpoint, and the model's closing chunk until the outcome
+  checkpoint passed, are not relayed. ``streaming: hold_back`` (with at most
+  ``hold_back_tokens`` chunks held) relays each chunk only once the next checkpoint passed, so
+  a client never sees text the policy rejected (the runtime's
+  :class:`~guardrail.runtime.chunks.ChunkGate`, as for the SDK and LangChain streams). A non-streamed answer is scored
   when complete (``async_post_call_success_hook``); an abort answers HTTP 400 (with the policy's
   fallback answer, if it has one, the response carries that answer instead).
 * ``during_call`` scores the question checkpoint while the model runs
@@ -53,12 +57,14 @@ from guardrail.policy import RunContext
 from guardrail.policy.actions import AbortAction
 from guardrail.runtime import (
     AnswerWatch,
+    ChunkGate,
     Fail,
     Finish,
     GuardConfig,
     GuardedResult,
     Step,
     StreamGate,
+    StreamingMode,
     aresolve_review,
     resolve_policy,
 )
@@ -88,7 +94,8 @@ class FineCEGuardrail(CustomGuardrail):
     arguments). ``review_db`` is the review queue that human-review decisions go to (a file or a
     ``postgresql://`` URL), ``audit_log`` an audit log path or URL (``.db``: SQLite,
     ``postgresql://``: PostgreSQL, else JSON lines). ``observe=True`` records
-    decisions without acting. The proxy passes ``guardrail_name``, ``event_hook`` (the
+    decisions without acting. ``streaming`` (``pass_through`` or ``hold_back``) and
+    ``hold_back_tokens`` decide when a streamed answer's chunks are relayed (module docs). The proxy passes ``guardrail_name``, ``event_hook`` (the
     ``mode``) and ``default_on``; other keys of ``litellm_params`` reach litellm's base class.
     """
 
@@ -100,13 +107,18 @@ class FineCEGuardrail(CustomGuardrail):
         audit_log: str | None = None,
         observe: bool = False,
         review_timeout_s: float = 300.0,
+        streaming: StreamingMode = "pass_through",
+        hold_back_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
+        ChunkGate(streaming, hold_back_tokens)  # a bad setting fails at start-up, named
         kwargs.setdefault(
             "supported_event_hooks",
             [GuardrailEventHooks.during_call, GuardrailEventHooks.post_call],
         )
         super().__init__(**kwargs)
+        self.streaming: StreamingMode = streaming
+        self.hold_back_tokens = hold_back_tokens
         resolved = resolve_policy(policy)
         loaded: Scorer | None = None
         if isinstance(scorer, str) and ":" in scorer:
@@ -178,8 +190,8 @@ class FineCEGuardrail(CustomGuardrail):
         self, user_api_key_dict: Any, response: Any, request_data: dict[Any, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         """``post_call``, streamed: relay and score each chunk; cut with a block frame."""
-        run = _Run(self.answer_config, request_data)
-        held: list[Any] = []
+        run = _Run(self.answer_config, request_data, self.streaming, self.hold_back_tokens)
+        closing: list[Any] = []
         sample: ModelResponseStream | None = None
         with run.attempt():  # the client going away releases the scoring session
             await asyncio.to_thread(run.watch.start)
@@ -189,29 +201,43 @@ class FineCEGuardrail(CustomGuardrail):
                     continue
                 sample = sample or chunk
                 await asyncio.to_thread(run.feed, chunk)
-                if held or _closes(chunk):
-                    held.append(chunk)  # released once the outcome checkpoint passed
-                else:
-                    yield chunk
+                if closing or _closes(chunk):
+                    closing.append(chunk)  # released once the outcome checkpoint passed
+                    continue
+                for released in run.gate.push(chunk, [run.watch]):
+                    yield released
             await asyncio.to_thread(run.watch.end)
         signal = run.gate.signal
         if signal is not None:
             await _close(response)
         step = await run.settle(None)
-        summary = _summary(step, signal)
+        shown = run.gate.shown
+        held = run.gate.close(step)  # the held chunks when the answer passed, else none
+        summary = {**_summary(step, signal), "shown_chunks": shown}
         if signal is not None or isinstance(step, Fail):
             yield frame("block", summary, sample, "content_filter")
             return
+        for chunk in held:
+            yield chunk
         if summary["flags"] or summary["review_id"]:
             yield frame("final", summary, sample)
-        for chunk in held:
+        for chunk in closing:
             yield chunk
 
 
 class _Run:
-    """One proxied answer: its watch and the gate of its single attempt."""
+    """One proxied answer: its watch and the gate of its single attempt.
 
-    def __init__(self, config: GuardConfig, data: Mapping[str, Any]) -> None:
+    ``streaming`` ``None``: a whole answer (the gate releases nothing; the hook returns it).
+    """
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        data: Mapping[str, Any],
+        streaming: StreamingMode | None = None,
+        hold_back_tokens: int | None = None,
+    ) -> None:
         messages = data.get("messages")
         question = question_of(messages) if isinstance(messages, list) else ""
         context = _context(data)
@@ -224,7 +250,9 @@ class _Run:
             audit=audit,
             metadata={"source": "litellm-proxy"},
         )
-        self.gate: StreamGate[ModelResponseStream] = StreamGate(loop, streaming=None)
+        self.gate: StreamGate[ModelResponseStream] = StreamGate(
+            loop, streaming=streaming, hold_back_tokens=hold_back_tokens
+        )
         self.gate.begin()
         self.watch: AnswerWatch = config.watch(question, context, audit=audit)
 

@@ -77,6 +77,15 @@ def _config(tmp: Path) -> dict[str, Any]:
                 },
             },
             {
+                "guardrail_name": "finece-hold",
+                "litellm_params": {
+                    **guardrail,
+                    "mode": "post_call",
+                    "policy": str(tmp / "policy.yaml"),
+                    "streaming": "hold_back",
+                },
+            },
+            {
                 "guardrail_name": "finece",
                 "litellm_params": {
                     **guardrail,
@@ -207,6 +216,22 @@ def test_a_low_confidence_stream_is_cut_with_a_block_frame(client: openai.OpenAI
     assert payload["marker"] == "block"
     assert (payload["action"], payload["rule"], payload["status"]) == ("abort", "low", "aborted")
     assert payload["confidence"] == pytest.approx(0.1)
+    assert payload["shown_chunks"] == sum(1 for c in chunks[:-1] if _text([c]))
+
+
+def test_a_held_back_stream_never_shows_the_rejected_paragraph(client: openai.OpenAI) -> None:
+    chunks = _stream(client, "mock-bad", extra_body={"guardrails": ["finece-hold"]})
+    shown = _text(chunks)
+    # litellm's mock streams 3-character chunks ('.\nI'): a chunk is relayed whole once a
+    # checkpoint that read all of it passed, so the second line's first letter may come along
+    assert BAD.startswith(shown) and shown.startswith("Let me think.\n")
+    assert "guess" not in shown  # pass-through showed it (test above); held back, never
+    payload = (chunks[-1].model_extra or {})["guardrail"]
+    assert payload["marker"] == "block"
+    assert payload["shown_chunks"] == sum(1 for c in chunks[:-1] if _text([c]))
+    good = _stream(client, "mock-good", extra_body={"guardrails": ["finece-hold"]})
+    assert _text(good) == GOOD
+    assert good[-1].choices[0].finish_reason == "stop"
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -214,3 +239,20 @@ def test_during_call_rejects_a_doubtful_question(client: openai.OpenAI, stream: 
     doubtful = [{"role": "user", "content": "Just guess a number."}]
     with pytest.raises(openai.BadRequestError, match="Not confident enough"):
         _complete(client, "mock-good", doubtful, stream=stream)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [({"streaming": "later"}, "streaming"), ({"hold_back_tokens": 0}, "hold_back_tokens")],
+)
+def test_a_bad_streaming_setting_fails_at_start_up(options: dict[str, Any], named: str) -> None:
+    from guardrail.errors import GuardrailConfigError
+    from guardrail.integrations.litellm import FineCEGuardrail
+    from guardrail.testing import ScriptedScorer
+
+    with pytest.raises(GuardrailConfigError, match=named):
+        FineCEGuardrail(_policy_text(), ScriptedScorer([0.9]), **options)
+
+
+def _policy_text() -> str:
+    return yaml.safe_dump(_policy())
