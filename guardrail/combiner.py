@@ -17,7 +17,17 @@ from typing import Any
 from guardrail.calibration import logit
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["LogisticCombiner", "fit_combiner"]
+__all__ = ["HYBRID_FEATURES", "LogisticCombiner", "fit_combiner"]
+
+HYBRID_FEATURES: tuple[str, ...] = (
+    "finece_question",
+    "finece_outcome",
+    "mean_logprob",
+    "min_window",
+    "mean_entropy",
+)
+"""What the hybrid combiner reads: FineCE before the answer and at the current point, and the
+three logprob signals of the answer's tokens (``guardrail.token_signals``)."""
 
 
 @dataclass(frozen=True, slots=True)

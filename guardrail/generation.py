@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from guardrail.entropy import TokenLogprobs
 
 __all__ = [
     "PLAIN_ANSWER",
@@ -245,6 +248,15 @@ class LocalGenerator:
                 )
             )
         return steps
+
+    def token_logprobs(
+        self, messages: Sequence[dict[str, str]] | str, answer: str, *, top_logprobs: int = 5
+    ) -> list[TokenLogprobs]:
+        """:meth:`score_tokens` as the logprob records a ``logprob:``/``hybrid:`` scorer reads."""
+        from guardrail.entropy import parse_logprobs
+
+        steps = self.score_tokens(messages, answer, top_logprobs=top_logprobs)
+        return parse_logprobs([step.openai_logprob() for step in steps])
 
     def generate(self, messages: Sequence[dict[str, str]] | str, **options: Any) -> str:
         """The whole completion as one string (same options as :meth:`stream`)."""

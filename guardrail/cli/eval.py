@@ -159,14 +159,21 @@ def run(args: argparse.Namespace) -> int:
     from guardrail.data.local import LocalBatchGenerator
     from guardrail.evaluation import evaluate, write_report
     from guardrail.generation import LocalGenerator
-    from guardrail.scorers import create_scorer
+    from guardrail.scorers import create_scorer, reads_generator_logprobs
     from guardrail.scorers.base import ModelBoundScorer
 
     config = _config(args)
     task = _task(args)
     items = _items(task, args.limit)
     generator = LocalGenerator.from_ref(args.generator, device=args.device)
-    scorer = create_scorer(args.scorer, device=args.device)  # value-head artifacts too
+    options: dict[str, Any] = {"device": args.device}
+    if reads_generator_logprobs(args.scorer):  # text-only scores recompute the logprobs
+
+        def recompute(question: str, answer: str) -> list[Any]:
+            return generator.token_logprobs(task.prompt(question), answer)
+
+        options["recompute"] = recompute
+    scorer = create_scorer(args.scorer, **options)  # value-head artifacts too
     if isinstance(scorer, ModelBoundScorer):  # a logprob: scorer applies the generator's map
         scorer = scorer.for_model(args.generator)
     if args.adversarial:

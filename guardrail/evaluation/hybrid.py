@@ -18,20 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from guardrail.combiner import LogisticCombiner, fit_combiner
+from guardrail.combiner import HYBRID_FEATURES, LogisticCombiner, fit_combiner
 from guardrail.errors import GuardrailConfigError
 from guardrail.evaluation.records import AnswerRecord
 
 __all__ = ["HYBRID_FEATURES", "crossfit_hybrid", "hybrid_features"]
-
-HYBRID_FEATURES: tuple[str, ...] = (
-    "finece_question",
-    "finece_outcome",
-    "mean_logprob",
-    "min_window",
-    "mean_entropy",
-)
-"""What the combiner reads: FineCE before the answer and at its end, and three logprob signals."""
 
 
 def hybrid_features(record: AnswerRecord) -> dict[str, float] | None:

@@ -131,15 +131,15 @@ class GuardConfig:
 
     @property
     def scorer_reads_logprobs(self) -> bool:
-        """Whether the scorer reads the generator's token logprobs (a ``logprob:`` scorer).
+        """Whether the scorer reads the generator's token logprobs (``logprob:``, ``hybrid:``).
 
         Decided without loading a scorer that was not given: from the policy's ``scorer.model``.
         """
-        from guardrail.scorers.logprob import is_logprob_ref
+        from guardrail.scorers import reads_generator_logprobs
 
         if self._scorer is not None:
-            return is_logprob_ref(self._scorer.name)
-        return is_logprob_ref(self.policy.scorer.model)
+            return reads_generator_logprobs(self._scorer.name)
+        return reads_generator_logprobs(self.policy.scorer.model)
 
     @property
     def scoring(self) -> CheckpointScoring:

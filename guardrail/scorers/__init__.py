@@ -16,7 +16,14 @@ from guardrail.scorers.base import Scorer, ScoringSession
 if TYPE_CHECKING:
     from guardrail.policy.schema import ScorerSettings
 
-__all__ = ["SCORER_BACKENDS", "Scorer", "ScoringSession", "create_scorer", "scorer_for_settings"]
+__all__ = [
+    "SCORER_BACKENDS",
+    "Scorer",
+    "ScoringSession",
+    "create_scorer",
+    "reads_generator_logprobs",
+    "scorer_for_settings",
+]
 
 
 def _finece(model: str, **options: Any) -> Scorer:
@@ -43,19 +50,38 @@ def _logprob(model: str, **options: Any) -> Scorer:
     return LogprobScorer.from_ref(model, **options)
 
 
+def _hybrid(
+    model: str, *, calibration: str | None = None, recompute: Any = None, **options: Any
+) -> Scorer:
+    from guardrail.scorers.hybrid import HybridScorer, parse_hybrid_ref
+
+    finece = create_scorer(parse_hybrid_ref(model), **options)
+    return HybridScorer.from_ref(model, finece, calibration=calibration, recompute=recompute)
+
+
 SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {
     "finece": _finece,
     "value_head": _value_head,
     "remote": _remote,  # a scorer service: options url=, engine=, adapter=
     "logprob": _logprob,
+    "hybrid": _hybrid,  # hybrid:REF, a FineCE scorer and logprob signals; options go to REF
 }
+
+
+def reads_generator_logprobs(ref: str) -> bool:
+    """Whether the scorer ``ref`` names reads the generator's token logprobs.
+
+    ``logprob:SIGNAL`` and ``hybrid:REF`` do: a guarded call then asks the provider for them.
+    """
+    return ref.startswith(("logprob:", "hybrid:"))
 
 
 def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Scorer:
     """Build a scorer: ``backend`` names the method, ``model`` the model reference it loads.
 
     ``auto`` picks ``logprob`` for ``logprob:SIGNAL`` references (training-free scorers on the
-    generator's logprobs), reads a scorer artifact's ``finece.json`` (its ``kind``) and
+    generator's logprobs), ``hybrid`` for ``hybrid:REF`` (a FineCE scorer and those signals,
+    combined), reads a scorer artifact's ``finece.json`` (its ``kind``) and
     otherwise uses the instruction-prompt ``finece`` backend.
     """
     if backend == "auto":
@@ -71,6 +97,8 @@ def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Score
 def _artifact_kind(model: str) -> str:
     if model.startswith("logprob:"):
         return "logprob"
+    if model.startswith("hybrid:"):
+        return "hybrid"
     import json
     from pathlib import Path
 

@@ -30,6 +30,7 @@ __all__ = [
     "ModelCalibration",
     "calibration_store",
     "load_calibrations",
+    "model_slug",
     "read_calibration",
     "write_calibration",
 ]
@@ -74,7 +75,8 @@ def calibration_store() -> Path:
     return cache_dir("calibration")
 
 
-def _slug(text: str) -> str:
+def model_slug(text: str) -> str:
+    """``text`` as a file-name part (runs of other characters become ``_``)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
 
 
@@ -82,7 +84,7 @@ def write_calibration(calibration: ModelCalibration, path: Path | None = None) -
     """Write ``calibration`` to ``path`` (default: its file in the store); return the path."""
     if path is None:
         signal = calibration.scorer.removeprefix("logprob:")
-        path = calibration_store() / f"{signal}.{_slug(calibration.model)}.json"
+        path = calibration_store() / f"{signal}.{model_slug(calibration.model)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(calibration.to_dict(), indent=2, sort_keys=True) + "\n")

@@ -39,7 +39,7 @@ __all__ = [
     "scorer_for_model",
 ]
 
-CardKind = Literal["finece", "value_head", "untrained", "logprob"]
+CardKind = Literal["finece", "value_head", "untrained", "logprob", "hybrid"]
 
 
 class ScorerMismatchWarning(UserWarning):
@@ -95,9 +95,10 @@ class ScorerCard:
     def covers(self, model: str) -> bool | None:
         """Whether ``model`` is among :attr:`generators`; ``None`` when either is unknown.
 
-        A ``logprob`` scorer guarding an unnamed model applies no calibration map: ``False``.
+        A ``logprob`` or ``hybrid`` scorer guarding an unnamed model applies no calibration map
+        or combiner: ``False``.
         """
-        if not model and self.kind == "logprob":
+        if not model and self.kind in ("logprob", "hybrid"):
             return False
         if not model or self.generators is None:
             return None
@@ -195,7 +196,7 @@ def check_model(scorer: object, model: str) -> bool | None:
         seen = ", ".join(card.generators or ()) or "no generator (untrained)"
         advice = (
             "run `guardrail calibrate` on graded answers of this model"
-            if card.kind == "logprob"
+            if card.kind in ("logprob", "hybrid")
             else "its confidences are out of domain; build labels with `guardrail data build "
             "--generator <model>` and train one (`guardrail train`), or use a logprob scorer"
         )

@@ -18,12 +18,17 @@ __all__ = ["card_for_ref"]
 def card_for_ref(ref: str) -> ScorerCard:
     """The card of any scorer reference, read from metadata only (no model is loaded).
 
-    ``logprob:SIGNAL`` -- a training-free scorer and its calibration maps; ``builtin:NAME`` --
+    ``logprob:SIGNAL`` -- a training-free scorer and its calibration maps; ``hybrid:REF`` -- a
+    FineCE scorer combined with them, and the models with a combiner; ``builtin:NAME`` --
     a shipped scorer artifact, or a built-in model used untrained; a local directory with
     ``finece.json`` -- a trained artifact; anything else -- a model used untrained.
     """
     if ref.startswith("logprob:"):
         return logprob_card(ref)
+    if ref.startswith("hybrid:"):
+        from guardrail.scorers.hybrid import hybrid_card, load_hybrids, parse_hybrid_ref
+
+        return hybrid_card(ref, card_for_ref(parse_hybrid_ref(ref)), load_hybrids(ref))
     if ref.startswith("builtin:"):
         from guardrail.models.artifacts import builtin_artifact_path
         from guardrail.models.builtin import BUILTIN_MODELS

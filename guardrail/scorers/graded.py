@@ -34,6 +34,8 @@ __all__ = [
     "GradedAnswer",
     "GradedFile",
     "Recomputer",
+    "auroc",
+    "brier",
     "fit_logprob_calibration",
     "read_graded",
 ]
@@ -44,13 +46,17 @@ Recomputer = Callable[[Sequence[dict[str, str]], str], Sequence[TokenLogprobs]]
 
 @dataclass(frozen=True, slots=True)
 class GradedAnswer:
-    """One answer graded right or wrong, with its tokens' logprobs when the file has them."""
+    """One answer graded right or wrong, with its tokens' logprobs when the file has them.
+
+    ``group`` is what it came from: a label file's task family, else the file's name.
+    """
 
     question: str
     answer: str
     correct: bool
     messages: tuple[dict[str, str], ...]
     tokens: tuple[TokenLogprobs, ...] | None = None
+    group: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,7 @@ def read_graded(path: str | Path) -> GradedFile:
             except TypeError as exc:
                 raise GuardrailConfigError(f"{where}: logprobs: {exc}") from None
         messages = ({"role": "user", "content": question},)
-        answers.append(GradedAnswer(question, answer, correct, messages, tokens))
+        answers.append(GradedAnswer(question, answer, correct, messages, tokens, source.name))
     return GradedFile(tuple(answers))
 
 
@@ -126,20 +132,22 @@ def _read_labels(source: Path, rows: list[tuple[int, dict[str, Any]]]) -> Graded
             continue
         correct = bool(record.get("correct"))
         messages = tuple(task.prompt(question))
-        answers.append(GradedAnswer(question, answer, correct, messages))
+        answers.append(GradedAnswer(question, answer, correct, messages, group=config["task"]))
     generator = config.get("generator")
     return GradedFile(
         tuple(answers), generator if isinstance(generator, str) else None, config["task"]
     )
 
 
-def _brier(scores: Sequence[float], outcomes: Sequence[bool]) -> float:
+def brier(scores: Sequence[float], outcomes: Sequence[bool]) -> float:
+    """Mean squared error of the scores against the right (1) / wrong (0) outcomes."""
     return math.fsum((s - float(y)) ** 2 for s, y in zip(scores, outcomes, strict=True)) / len(
         scores
     )
 
 
-def _auroc(scores: Sequence[float], outcomes: Sequence[bool]) -> float | None:
+def auroc(scores: Sequence[float], outcomes: Sequence[bool]) -> float | None:
+    """Share of right/wrong pairs ranked right above wrong (ties half); ``None`` without both."""
     positives = [s for s, y in zip(scores, outcomes, strict=True) if y]
     negatives = [s for s, y in zip(scores, outcomes, strict=True) if not y]
     if not positives or not negatives:
@@ -194,9 +202,9 @@ def fit_logprob_calibration(
         "base_rate": outcomes.count(True) / len(outcomes),
         "skipped_empty": skipped,
         "recomputed": recomputed,
-        "brier_raw": _brier(scores, outcomes),
-        "brier_calibrated": _brier(calibrated, outcomes),
-        "auroc": _auroc(scores, outcomes),
+        "brier_raw": brier(scores, outcomes),
+        "brier_calibrated": brier(calibrated, outcomes),
+        "auroc": auroc(scores, outcomes),
         "in_sample": True,  # figures on the answers the map was fitted on
     }
     return ModelCalibration(
