@@ -45,7 +45,9 @@ _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 class ScorerSettings(PolicyModel):
     """Which confidence scorer to run, where, and how long one estimate may take.
 
-    ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id);
+    ``model`` is a model reference (``builtin:finece-smollm2``, a local path or a hub id), a
+    training-free ``logprob:SIGNAL`` scorer or a ``hybrid:REF`` scorer (FineCE and logprob
+    signals combined, per generator);
     ``device`` is ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N``. ``latency_budget_s`` is
     a deadline: a question or outcome estimate not in by then is a scorer failure
     (``Policy.on_error``); a process estimate not in by then is an overload

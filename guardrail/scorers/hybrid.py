@@ -228,15 +228,14 @@ def hybrid_card(
         base_model=None if finece_card is None else finece_card.base_model,
         generators=tuple(sorted(combiners)),
         task_families=() if finece_card is None else finece_card.task_families,
-        dev={} if finece_card is None else finece_card.dev,
-        heldout={} if finece_card is None else finece_card.heldout,
         calibration=fitted or None,
         notes=(
             "needs the generator's token logprobs (providers: logprobs=True); a model without "
             "a combiner (`guardrail calibrate --scorer " + ref + "`) gets the FineCE estimate "
             "alone and scorer_mismatch=true",
-            "generators: the models with a combiner; the FineCE scorer's own training "
-            "generators are in `guardrail scorer info " + inner + "`",
+            "generators: the models with a combiner (calibration: its in-sample fit); the "
+            "FineCE scorer's training generators and its dev and held-out figures are in "
+            "`guardrail scorer info " + inner + "`",
         ),
     )
 

@@ -3,6 +3,7 @@
 #
 #   bash reports/hybrid/run.sh fit          # fit it (answers the shipped scorer never trained on)
 #   bash reports/hybrid/run.sh eval FAMILY  # held-out report of hybrid:builtin:finece-smollm2
+#   bash reports/hybrid/run.sh gemma        # the combiner for Gemma 3 270M's answers
 #
 # fit: graded answers = the Monte Carlo outcome labels of the four families of
 # datasets/finece-multidomain (the shipped scorer was trained on synthetic arithmetic only) plus
@@ -27,6 +28,15 @@ case ${1:-fit} in
       --max-answers "${MAX_ANSWERS:-1500}" --seed 0 --device cpu \
       --features-out reports/hybrid/features.jsonl \
       --out "$ARTIFACT/hybrid/smollm2-135m-instruct.json"
+    ;;
+  gemma)
+    # Gemma's Monte Carlo labels (datasets/finece-gemma3, train questions; the held-out Gemma
+    # answers of reports/cross-generator are test questions), logprobs recomputed with Gemma
+    "$GUARDRAIL" calibrate --scorer hybrid:builtin:finece-smollm2 \
+      --data datasets/finece-gemma3/facts-train.jsonl \
+      --max-answers "${MAX_ANSWERS:-600}" --seed 0 --device cpu \
+      --features-out reports/hybrid/features-gemma3-facts.jsonl \
+      --out "$ARTIFACT/hybrid/gemma3-270m.json"
     ;;
   eval)
     shift
