@@ -2,12 +2,17 @@
 
     python bench/adversarial.py --report reports/adversarial.json --scorer builtin:finece-smollm2
     python bench/adversarial.py --report reports/adversarial.json --scorer ARTIFACT --legacy
+    python bench/adversarial.py --report reports/adversarial.json \
+        --scorer hybrid:builtin:finece-smollm2 --generator builtin:smollm2-135m-instruct
 
 Scores the very same generated answers (the report's ``generated`` list) with ``--scorer``, so
 a retrained scorer (``guardrail train --adversarial-augment``) is compared with the shipped one
 on identical text: a before/after measured in one run each, printed as JSON. ``--legacy``
 tokenizes question and answer the way releases before the threat-model fixes did (chat special
 tokens in the text become real special tokens), to show what the forged-turn family did then.
+A scorer that reads the generator's logprobs (``logprob:``, ``hybrid:``) needs ``--generator``
+(default: the report's): it is bound to that model and the logprobs of every answer, with and
+without its suffix, are recomputed by a forward pass over the report's task prompt.
 """
 
 from __future__ import annotations
@@ -38,14 +43,32 @@ def main() -> None:
     parser.add_argument("--scorer", default="builtin:finece-smollm2")
     parser.add_argument("--legacy", action="store_true", help="pre-fix tokenization")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--generator", help="logprob:/hybrid: scorers: the answers' model")
     args = parser.parse_args()
 
     from guardrail.evaluation.adversarial import adversarial_report, score_adversarial
-    from guardrail.scorers import create_scorer
+    from guardrail.scorers import create_scorer, reads_generator_logprobs
+    from guardrail.scorers.base import ModelBoundScorer
 
-    generated = json.loads(Path(args.report).read_text(encoding="utf-8"))["generated"]
+    source = json.loads(Path(args.report).read_text(encoding="utf-8"))
+    generated = source["generated"]
     answers = [(g["question"], g["answer"], bool(g["correct"])) for g in generated]
-    scorer = create_scorer(args.scorer, device=args.device)
+    options: dict[str, Any] = {"device": args.device}
+    model = args.generator or source.get("meta", {}).get("generator")
+    if reads_generator_logprobs(args.scorer):
+        from guardrail.generation import LocalGenerator
+        from guardrail.tasks import get_task
+
+        generator = LocalGenerator.from_ref(model, device=args.device)
+        task = get_task(source["meta"]["task"])
+
+        def recompute(question: str, answer: str) -> list[Any]:
+            return generator.token_logprobs(task.prompt(question), answer)
+
+        options["recompute"] = recompute
+    scorer = create_scorer(args.scorer, **options)
+    if isinstance(scorer, ModelBoundScorer) and model:
+        scorer = scorer.for_model(model)
     if args.legacy:
         _legacy(scorer)
     report = adversarial_report(score_adversarial(scorer, answers))
