@@ -32,7 +32,9 @@ __all__ = [
     "load_calibrations",
     "model_slug",
     "read_calibration",
+    "read_store_file",
     "write_calibration",
+    "write_store_file",
 ]
 
 CALIBRATION_FORMAT = 1
@@ -85,34 +87,50 @@ def write_calibration(calibration: ModelCalibration, path: Path | None = None) -
     if path is None:
         signal = calibration.scorer.removeprefix("logprob:")
         path = calibration_store() / f"{signal}.{model_slug(calibration.model)}.json"
+    return write_store_file(path, calibration.to_dict())
+
+
+def write_store_file(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write one map file atomically (a temporary file renamed over it); return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(calibration.to_dict(), indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
     return path
 
 
-def read_calibration(path: Path) -> ModelCalibration:
-    """Read one calibration file; a clear error names the file and the bad field."""
+def read_store_file(path: Path, what: str) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """A map file's checked common fields: its data, ``window`` and ``fit``.
+
+    ``scorer`` and ``model`` are non-empty strings, ``window`` an integer >= 1 and ``fit`` an
+    object; any other content is an error that names the file, ``what`` it should be and the
+    field.
+    """
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise GuardrailConfigError(f"{path}: not a calibration file: {exc}") from exc
+        raise GuardrailConfigError(f"{path}: not a {what} file: {exc}") from exc
     if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise GuardrailConfigError(f"{path}: unsupported calibration format {got!r}")
+        raise GuardrailConfigError(f"{path}: unsupported {what} format {got!r}")
     for key in ("scorer", "model"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise GuardrailConfigError(f"{path}: {key}: expected a non-empty string")
     window = data.get("window")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise GuardrailConfigError(f"{path}: window: expected an integer >= 1, got {window!r}")
-    platt = data.get("calibration")
-    if not isinstance(platt, dict):
-        raise GuardrailConfigError(f"{path}: calibration: expected an object")
     fit = data.get("fit", {})
     if not isinstance(fit, dict):
         raise GuardrailConfigError(f"{path}: fit: expected an object")
+    return data, window, fit
+
+
+def read_calibration(path: Path) -> ModelCalibration:
+    """Read one calibration file; a clear error names the file and the bad field."""
+    data, window, fit = read_store_file(path, "calibration")
+    platt = data.get("calibration")
+    if not isinstance(platt, dict):
+        raise GuardrailConfigError(f"{path}: calibration: expected an object")
     return ModelCalibration(
         scorer=data["scorer"],
         model=data["model"],

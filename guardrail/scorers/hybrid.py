@@ -30,7 +30,6 @@ re-derives the tokens' logprobs with ``recompute`` (a local generator's forward 
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -42,7 +41,13 @@ from guardrail.combiner import HYBRID_FEATURES, LogisticCombiner, fit_combiner
 from guardrail.entropy import TokenLogprobs, parse_logprobs
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
 from guardrail.scorers.base import Scorer, ScoringSession
-from guardrail.scorers.calibrations import CALIBRATION_FORMAT, calibration_store, model_slug
+from guardrail.scorers.calibrations import (
+    CALIBRATION_FORMAT,
+    calibration_store,
+    model_slug,
+    read_store_file,
+    write_store_file,
+)
 from guardrail.scorers.card import ScorerCard, card_of, same_model
 from guardrail.scorers.graded import GradedAnswer, GradedFile, Recomputer, auroc, brier
 from guardrail.scorers.logprob import Recompute
@@ -119,33 +124,14 @@ def write_hybrid(calibration: HybridCalibration, path: Path | None = None) -> Pa
     """Write ``calibration`` to ``path`` (default: the calibration store); return the path."""
     if path is None:
         path = calibration_store() / _file_name(calibration.scorer, calibration.model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(calibration.to_dict(), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return write_store_file(path, calibration.to_dict())
 
 
 def read_hybrid(path: Path) -> HybridCalibration:
     """Read one combiner file; a clear error names the file and the bad field."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise GuardrailConfigError(f"{path}: not a hybrid combiner file: {exc}") from exc
-    if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
-        got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise GuardrailConfigError(f"{path}: unsupported combiner format {got!r}")
-    for key in ("scorer", "model"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise GuardrailConfigError(f"{path}: {key}: expected a non-empty string")
+    data, window, fit = read_store_file(path, "hybrid combiner")
     if not is_hybrid_ref(data["scorer"]):
         raise GuardrailConfigError(f"{path}: scorer: expected hybrid:REF, got {data['scorer']!r}")
-    window = data.get("window")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise GuardrailConfigError(f"{path}: window: expected an integer >= 1, got {window!r}")
-    fit = data.get("fit", {})
-    if not isinstance(fit, dict):
-        raise GuardrailConfigError(f"{path}: fit: expected an object")
     combiner = LogisticCombiner.from_dict(data.get("combiner") or {}, where=f"{path}: combiner")
     if combiner.features != HYBRID_FEATURES:
         raise GuardrailConfigError(
