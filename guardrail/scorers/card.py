@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from guardrail.scorers.base import ModelBoundScorer, Scorer
 
@@ -33,11 +33,14 @@ __all__ = [
     "card_from_data",
     "card_of",
     "check_model",
+    "entry_for_model",
     "model_key",
     "record_heldout",
     "same_model",
     "scorer_for_model",
 ]
+
+T = TypeVar("T")
 
 CardKind = Literal["finece", "value_head", "untrained", "logprob", "hybrid"]
 
@@ -69,6 +72,19 @@ def _names(model: str) -> set[str]:
 def same_model(a: str, b: str) -> bool:
     """Whether two model names denote the same model (provider prefixes and aliases aside)."""
     return bool(_names(a) & _names(b))
+
+
+def entry_for_model(entries: Mapping[str, T], model: str) -> T | None:
+    """The entry of ``entries`` (keyed by model name) for ``model``, or ``None``.
+
+    Its own name first, then any name of the same model (:func:`same_model`); an empty or
+    unknown model has none.
+    """
+    if not model:
+        return None
+    if model in entries:
+        return entries[model]
+    return next((entry for name, entry in entries.items() if same_model(model, name)), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from guardrail.scorers.calibrations import (
     read_store_file,
     write_store_file,
 )
-from guardrail.scorers.card import ScorerCard, card_of, same_model
+from guardrail.scorers.card import ScorerCard, card_of, entry_for_model
 from guardrail.scorers.graded import GradedAnswer, GradedFile, Recomputer, auroc, brier
 from guardrail.scorers.logprob import Recompute
 from guardrail.token_signals import DEFAULT_WINDOW, SIGNAL_NAMES, signal_confidence
@@ -307,7 +307,7 @@ class HybridScorer:
         self.calibrations: dict[str, HybridCalibration] = dict(calibrations or {})
         self.model = model
         self.recompute = recompute
-        self.calibration = self._calibration_for(model)
+        self.calibration = entry_for_model(self.calibrations, model)
         self._card = hybrid_card(ref, card_of(finece), self.calibrations)
 
     @classmethod
@@ -404,13 +404,6 @@ class HybridScorer:
                 "came without any (ask the provider for logprobs=True, or use a FineCE scorer)"
             )
         return calibration.combiner.predict(values)
-
-    def _calibration_for(self, model: str) -> HybridCalibration | None:
-        if not model:
-            return None
-        if model in self.calibrations:
-            return self.calibrations[model]
-        return next((c for name, c in self.calibrations.items() if same_model(model, name)), None)
 
     def __repr__(self) -> str:
         bound = f", model={self.model!r}" if self.model else ""

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from guardrail.entropy import TokenLogprobs, parse_logprobs
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
 from guardrail.scorers.calibrations import ModelCalibration, load_calibrations
-from guardrail.scorers.card import ScorerCard, same_model
+from guardrail.scorers.card import ScorerCard, entry_for_model
 from guardrail.token_signals import DEFAULT_WINDOW, SIGNAL_NAMES, SignalName, signal_confidence
 
 __all__ = [
@@ -154,7 +154,7 @@ class LogprobScorer:
         self.calibrations: dict[str, ModelCalibration] = dict(calibrations or {})
         self.model = model
         self.recompute = recompute
-        self.calibration = self._calibration_for(model)
+        self.calibration = entry_for_model(self.calibrations, model)
         self._card = logprob_card(self.name, self.calibrations)
 
     @classmethod
@@ -257,16 +257,6 @@ class LogprobScorer:
             return _UNCALIBRATED_PRIOR
         rate = self.calibration.base_rate
         return _UNCALIBRATED_PRIOR if rate is None else rate
-
-    def _calibration_for(self, model: str) -> ModelCalibration | None:
-        if not model:
-            return None
-        if model in self.calibrations:
-            return self.calibrations[model]
-        for name, calibration in self.calibrations.items():
-            if same_model(model, name):
-                return calibration
-        return None
 
     def with_calibration(self, calibration: ModelCalibration) -> LogprobScorer:
         """A copy that also knows ``calibration`` (for its model)."""
