@@ -47,28 +47,28 @@ def main() -> None:
     args = parser.parse_args()
 
     from guardrail.evaluation.adversarial import adversarial_report, score_adversarial
-    from guardrail.scorers import create_scorer, reads_generator_logprobs
-    from guardrail.scorers.base import ModelBoundScorer
+    from guardrail.generation import LocalGenerator
+    from guardrail.scorers import create_text_scorer
+    from guardrail.tasks import get_task
 
     source = json.loads(Path(args.report).read_text(encoding="utf-8"))
     generated = source["generated"]
     answers = [(g["question"], g["answer"], bool(g["correct"])) for g in generated]
-    options: dict[str, Any] = {"device": args.device}
-    model = args.generator or source.get("meta", {}).get("generator")
-    if reads_generator_logprobs(args.scorer):
-        from guardrail.generation import LocalGenerator
-        from guardrail.tasks import get_task
+    meta = source.get("meta", {})
+    model = args.generator or meta.get("generator")
 
-        generator = LocalGenerator.from_ref(model, device=args.device)
-        task = get_task(source["meta"]["task"])
+    def load_generator() -> LocalGenerator:
+        if not model or not meta.get("task"):
+            raise SystemExit(f"{args.scorer} reads logprobs: give --generator and a meta.task")
+        return LocalGenerator.from_ref(model, device=args.device)
 
-        def recompute(question: str, answer: str) -> list[Any]:
-            return generator.token_logprobs(task.prompt(question), answer)
-
-        options["recompute"] = recompute
-    scorer = create_scorer(args.scorer, **options)
-    if isinstance(scorer, ModelBoundScorer) and model:
-        scorer = scorer.for_model(model)
+    scorer = create_text_scorer(
+        args.scorer,
+        generator=model,
+        load_generator=load_generator,
+        prompt=lambda question: get_task(meta["task"]).prompt(question),
+        device=args.device,
+    )
     if args.legacy:
         _legacy(scorer)
     report = adversarial_report(score_adversarial(scorer, answers))

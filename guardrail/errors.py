@@ -78,13 +78,18 @@ class ConfigIssue:
     suggestion: str | None = None
 
     def format(self) -> str:
-        """Render as ``file:line:col: key.path: message (expected ...; did you mean ...?)``."""
+        """Render as ``file:line:col: key.path: message (expected ...; did you mean ...?)``.
+
+        A line in a document without a file name is ``<policy>:LINE``; without a file or a
+        line, the key path (a setting, a flag) says where.
+        """
+        located = self.source is not None or self.line is not None
         where = self.source or "<policy>"
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = f"{where}: "
+        text = f"{where}: " if located else ""
         if self.key_path:
             text += f"{self.key_path}: "
         text += self.message

@@ -52,7 +52,9 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--data", help="JSONL file with question and answer fields")
     parser.add_argument("--limit", type=int, help="evaluate the first N items")
-    parser.add_argument("--json", required=True, metavar="OUT", help="report JSON path")
+    parser.add_argument(
+        "--json", metavar="OUT", help="report JSON path (default: eval-TASK.json in this folder)"
+    )
     parser.add_argument("--markdown", metavar="PATH", help="markdown path (default OUT.md)")
     parser.add_argument("--figures-dir", metavar="DIR", help="PNG folder (default: OUT's)")
     parser.add_argument("--max-new-tokens", type=int, default=256)
@@ -132,7 +134,8 @@ def _items(task: Any, limit: int | None) -> list[Any]:
     if limit is None and len(items) > MAX_ITEMS:
         raise GuardrailConfigError(f"task {task.name!r} has over {MAX_ITEMS} items: pass --limit")
     if not items:
-        raise GuardrailConfigError(f"task {task.name!r} has no items")
+        where = f" (--data {task.path} holds no rows)" if getattr(task, "path", None) else ""
+        raise GuardrailConfigError(f"task {task.name!r} has no items{where}")
     return items
 
 
@@ -159,23 +162,20 @@ def run(args: argparse.Namespace) -> int:
     from guardrail.data.local import LocalBatchGenerator
     from guardrail.evaluation import evaluate, write_report
     from guardrail.generation import LocalGenerator
-    from guardrail.scorers import create_scorer, reads_generator_logprobs
-    from guardrail.scorers.base import ModelBoundScorer
+    from guardrail.scorers import create_text_scorer
 
     config = _config(args)
     task = _task(args)
     items = _items(task, args.limit)
+    args.json = args.json or f"eval-{task.name}.json"
     generator = LocalGenerator.from_ref(args.generator, device=args.device)
-    options: dict[str, Any] = {"device": args.device}
-    if reads_generator_logprobs(args.scorer):  # text-only scores recompute the logprobs
-
-        def recompute(question: str, answer: str) -> list[Any]:
-            return generator.token_logprobs(task.prompt(question), answer)
-
-        options["recompute"] = recompute
-    scorer = create_scorer(args.scorer, **options)  # value-head artifacts too
-    if isinstance(scorer, ModelBoundScorer):  # a logprob: scorer applies the generator's map
-        scorer = scorer.for_model(args.generator)
+    scorer = create_text_scorer(  # value-head artifacts too; logprob:/hybrid: bound to the model
+        args.scorer,
+        generator=args.generator,
+        load_generator=lambda: generator,
+        prompt=task.prompt,
+        device=args.device,
+    )
     if args.adversarial:
         return _adversarial(args, scorer, generator, task, items, config)
     sampler = None

@@ -8,7 +8,7 @@ import torch: backends load lazily.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.scorers.base import Scorer, ScoringSession
@@ -21,6 +21,7 @@ __all__ = [
     "Scorer",
     "ScoringSession",
     "create_scorer",
+    "create_text_scorer",
     "reads_generator_logprobs",
     "scorer_for_settings",
 ]
@@ -92,6 +93,42 @@ def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Score
         valid = ", ".join(sorted(SCORER_BACKENDS))
         raise GuardrailConfigError(f"unknown scorer backend {backend!r}; valid: {valid}") from None
     return factory(model, **options)
+
+
+class LogprobSource(Protocol):
+    """A generator that can give the logprobs of an answer's tokens after a prompt."""
+
+    def token_logprobs(self, prompt: str, answer: str) -> list[Any]: ...
+
+
+def create_text_scorer(
+    model: str,
+    *,
+    generator: str | None,
+    load_generator: Callable[[], LogprobSource],
+    prompt: Callable[[str], str],
+    **options: Any,
+) -> Scorer:
+    """A scorer for finished answers given as text (evaluations, benchmarks, reports).
+
+    A stream carries its tokens' logprobs; a text answer does not, so a scorer that reads them
+    (``logprob:``, ``hybrid:``) gets them from a forward pass of the generator over
+    ``prompt(question)`` and the answer (``load_generator`` is called only then), and is bound
+    to ``generator``'s calibration map or combiner.
+    """
+    if reads_generator_logprobs(model):
+        source = load_generator()
+
+        def recompute(question: str, answer: str) -> list[Any]:
+            return source.token_logprobs(prompt(question), answer)
+
+        options["recompute"] = recompute
+    scorer = create_scorer(model, **options)
+    from guardrail.scorers.base import ModelBoundScorer
+
+    if isinstance(scorer, ModelBoundScorer) and generator:
+        scorer = scorer.for_model(generator)
+    return scorer
 
 
 def _artifact_kind(model: str) -> str:

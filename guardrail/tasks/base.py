@@ -110,4 +110,16 @@ def read_jsonl_items(
                     f"{source}:{number}: task {task} needs fields {', '.join(required)}"
                 )
             row.setdefault("id", f"{source.stem}-{number}")
-            yield parse(row)
+            try:
+                item = parse(row)
+            except (GuardrailConfigError, TypeError, ValueError, KeyError) as exc:
+                raise GuardrailConfigError(f"{source}:{number}: {_reason(exc)}") from None
+            yield item
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, GuardrailConfigError):
+        return "; ".join(issue.message for issue in exc.issues)
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return f"{type(exc).__name__}: {exc}"

@@ -107,9 +107,12 @@ def _parse(row: dict[str, Any]) -> TaskItem:
     if isinstance(choices, Mapping):
         choices = [choices[key] for key in sorted(choices)]
     if not isinstance(choices, list) or not 2 <= len(choices) <= 26:
-        raise GuardrailConfigError(f"{row['id']}: choices must be a list of 2 to 26 options")
+        raise GuardrailConfigError(f"item {row['id']}: choices must be a list of 2 to 26 options")
     answer = str(row["answer"]).strip().strip("()").upper()
     if len(answer) != 1 or answer not in string.ascii_uppercase[: len(choices)]:
-        raise GuardrailConfigError(f"{row['id']}: answer {row['answer']!r} is not a choice letter")
+        raise GuardrailConfigError(
+            f"item {row['id']}: answer {row['answer']!r} is not a choice letter "
+            f"(A to {string.ascii_uppercase[len(choices) - 1]})"
+        )
     question = format_choices(str(row["question"]), [str(c) for c in choices])
     return TaskItem(str(row["id"]), question, answer, {"choices": len(choices)})

@@ -19,7 +19,11 @@ STEP=${1:?train, eval or table}
 GUARDRAIL=${GUARDRAIL:-.venv/bin/guardrail}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=reports/cross-generator
-SIZES=${SIZES:-15 30 all}
+SIZES=${SIZES:-50 100 all}
+# Every size trains for the same number of steps (a fixed compute budget, so that the curve
+# varies the labels only); at one epoch the 15- and 30-question scorers of stop 11 (24 and 44
+# steps) had not left their constant output.
+MAX_STEPS=${MAX_STEPS:-240}
 FAMILIES=${FAMILIES:-facts unit-conversion}
 LABELS=(datasets/finece-gemma3/*-train.jsonl)
 SCORERS=${SCORERS:-"builtin:finece-smollm2 artifacts/finece-smollm2-v3 $(for n in $SIZES; do echo artifacts/finece-gemma3-$n; done)"}
@@ -31,7 +35,8 @@ case $STEP in
       [[ $n != all ]] && limit=(--max-questions "$n")
       echo "== $(date -u +%H:%M:%S) scorer on $n Gemma questions"
       "$GUARDRAIL" train --data "${LABELS[@]}" --out "artifacts/finece-gemma3-$n" "${limit[@]}" \
-        --epochs 1 --batch-size 8 --lr 3e-4 --lora-r 8 --dev-fraction 0.15 --checkpoint-every 20 \
+        --epochs 100 --max-steps "$MAX_STEPS" --batch-size 8 --lr 3e-4 --lora-r 8 --dev-fraction 0.15 \
+        --checkpoint-every 20 \
         --max-length 512 --kind-weights question=2,process=2,outcome=0.3 2>&1 | tail -n 2
     done
     ;;

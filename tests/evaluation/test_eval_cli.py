@@ -123,3 +123,56 @@ def test_value_head_artifacts_are_scored_by_their_own_backend(
     argv += ["--max-new-tokens", "20", "--self-consistency", "0", "--bootstrap", "0"]
     assert cli.main(argv) == 0
     assert patched == ["generator:G", f"value_head:{artifact}"]
+
+
+def test_without_json_the_report_lands_beside_the_caller(
+    patched: list[str],
+    questions_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ["eval", "--scorer", "S", "--generator", "G", "--task", "numeric", "--quiet"]
+    argv += ["--data", str(questions_file), "--limit", "1", "--max-new-tokens", "20"]
+    argv += ["--self-consistency", "0", "--bootstrap", "0"]
+    assert cli.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["files"]["json"] == "eval-gsm8k.json"
+    assert json.loads((tmp_path / "eval-gsm8k.json").read_text())["meta"]["answers"] == 1
+
+
+@pytest.mark.parametrize(
+    ("task", "rows", "message"),
+    [
+        ("short-answer", ['{"question": "q", "answer": "a"}', '{"question": "q2"}'], ":2: task"),
+        ("short-answer", ['{"question": "q", "answer": "a"}', "not json"], ":2: not JSON"),
+        ("short-answer", [], "holds no rows"),
+        (
+            "multiple-choice",
+            ['{"question": "q", "choices": ["x", "y"], "answer": "C"}'],
+            ":1: item data-1: answer 'C' is not a choice letter (A to B)",
+        ),
+        (
+            "multiple-choice",
+            ['{"question": "q", "choices": "xyz", "answer": "A"}'],
+            ":1: item data-1: choices must be a list",
+        ),
+    ],
+)
+def test_a_bad_user_file_is_named_with_its_line(
+    patched: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    rows: list[str],
+    message: str,
+) -> None:
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(row + "\n" for row in rows))
+    argv = ["eval", "--task", task, "--data", str(data), "--json", str(tmp_path / "x.json")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "<policy>" not in err
+    assert patched == []

@@ -173,3 +173,44 @@ def test_an_unnamed_model_is_an_uncalibrated_mismatch() -> None:
     with pytest.warns(ScorerMismatchWarning, match="unnamed model"):
         assert check_model(scorer, "") is True
     assert check_model(scorer, "gpt-4o-mini") is False
+
+
+def test_a_text_scorer_recomputes_through_the_generator_and_binds_its_map() -> None:
+    from guardrail.scorers import create_text_scorer
+
+    write_calibration(_calibration("openai/gpt-4o-mini"))
+    seen: list[tuple[str, str]] = []
+
+    class Source:
+        def token_logprobs(self, prompt: str, answer: str) -> list[TokenLogprobs]:
+            seen.append((prompt, answer))
+            return [TokenLogprobs(answer, -0.5)]
+
+    scorer = create_text_scorer(
+        "logprob:mean_logprob",
+        generator="gpt-4o-mini",
+        load_generator=Source,
+        prompt=lambda question: f"Q: {question}\nA:",
+    )
+    expected = PlattMap(2.0, -1.0).apply_list([math.exp(-0.5)])[0]
+    assert scorer.score("2+2?", "4") == pytest.approx(expected)
+    assert seen == [("Q: 2+2?\nA:", "4")]
+
+
+def test_a_text_scorer_that_reads_no_logprobs_never_loads_the_generator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from guardrail import scorers
+    from guardrail.testing import ScriptedScorer
+
+    built = ScriptedScorer([0.7])
+    monkeypatch.setitem(scorers.SCORER_BACKENDS, "scripted", lambda model, **options: built)
+
+    def load() -> Any:
+        raise AssertionError("the generator was loaded")
+
+    scorer = scorers.create_text_scorer(
+        "artifacts/x", generator="m", load_generator=load, prompt=str, backend="scripted"
+    )
+    assert scorer is built
+    assert scorer.score("q", "a") == 0.7
