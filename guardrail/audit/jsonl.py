@@ -13,17 +13,17 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from pydantic import ValidationError
 from pydantic_core import to_json
 
 from guardrail.audit.errors import AuditWriteError
-from guardrail.audit.log import default_audit_log_path, make_record
-from guardrail.audit.records import AuditKind, AuditRecord
+from guardrail.audit.log import RecordingLog, check_tail, default_audit_log_path
+from guardrail.audit.records import AuditRecord
 from guardrail.errors import GuardrailConfigError
 
 try:
@@ -36,7 +36,7 @@ __all__ = ["JsonlAuditLog"]
 logger = logging.getLogger(__name__)
 
 
-class JsonlAuditLog:
+class JsonlAuditLog(RecordingLog):
     """An :class:`~guardrail.audit.log.AuditLog` in a JSON-lines file with size-based rotation.
 
     ``path`` defaults to :func:`~guardrail.audit.log.default_audit_log_path`. ``fsync=True``
@@ -118,38 +118,14 @@ class JsonlAuditLog:
                 yield
 
     # --------------------------------------------------------------------- write
-    def record(
-        self,
-        kind: AuditKind | str,
-        run_id: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        policy: str | None = None,
-        policy_version: str | int | None = None,
-        duration_s: float | None = None,
-        elapsed_s: float | None = None,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-    ) -> AuditRecord:
-        """Append one redacted record as a JSON line; return it."""
-        record = make_record(
-            kind,
-            run_id,
-            payload,
-            policy=policy,
-            policy_version=policy_version,
-            duration_s=duration_s,
-            elapsed_s=elapsed_s,
-            trace_id=trace_id,
-            span_id=span_id,
-        )
+    def _write(self, record: AuditRecord) -> None:
+        """Append the record as one JSON line."""
         line = (record.model_dump_json() + "\n").encode()
         try:
             with self._locked(required=True):
                 self._append(line)
         except OSError as exc:
             raise AuditWriteError(f"cannot write audit log {self._path}: {exc}") from exc
-        return record
 
     def _append(self, line: bytes) -> None:
         fd = os.open(self._path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -227,6 +203,5 @@ class JsonlAuditLog:
 
     def tail(self, n: int = 20) -> list[AuditRecord]:
         """The last ``n`` records, oldest first."""
-        if n < 0:
-            raise GuardrailConfigError(f"tail needs n >= 0, got {n}")
+        check_tail(n)
         return list(deque(self._records(), maxlen=n))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -18,7 +19,7 @@ from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.audit.redact import redact
 from guardrail.errors import GuardrailConfigError
 
-__all__ = ["AuditLog", "default_audit_log_path", "make_record"]
+__all__ = ["AuditLog", "RecordingLog", "check_tail", "default_audit_log_path", "make_record"]
 
 ENV_AUDIT_LOG = "GUARDRAIL_AUDIT_LOG"
 
@@ -110,3 +111,51 @@ def make_record(
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise GuardrailConfigError(f"invalid audit record: {detail}") from None
+
+
+class RecordingLog(ABC):
+    """The write half of an :class:`AuditLog` backend: validate and redact, then store.
+
+    :meth:`record` builds the record with :func:`make_record` (so every backend redacts and
+    validates the same way) and hands it to :meth:`_write`, which stores it or raises
+    :class:`~guardrail.audit.errors.AuditWriteError`.
+    """
+
+    def record(
+        self,
+        kind: AuditKind | str,
+        run_id: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        policy: str | None = None,
+        policy_version: str | int | None = None,
+        duration_s: float | None = None,
+        elapsed_s: float | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+    ) -> AuditRecord:
+        """Store one redacted record; return it as written."""
+        record = make_record(
+            kind,
+            run_id,
+            payload,
+            policy=policy,
+            policy_version=policy_version,
+            duration_s=duration_s,
+            elapsed_s=elapsed_s,
+            trace_id=trace_id,
+            span_id=span_id,
+        )
+        self._write(record)
+        return record
+
+    @abstractmethod
+    def _write(self, record: AuditRecord) -> None:
+        """Store ``record`` durably, or raise ``AuditWriteError``."""
+
+
+def check_tail(n: int) -> int:
+    """``n`` for :meth:`AuditLog.tail`, which needs it ``>= 0``."""
+    if n < 0:
+        raise GuardrailConfigError(f"tail needs n >= 0, got {n}")
+    return n

@@ -14,9 +14,8 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from guardrail.audit.errors import AuditWriteError
-from guardrail.audit.log import make_record
+from guardrail.audit.log import RecordingLog, check_tail
 from guardrail.audit.records import AuditKind, AuditRecord
-from guardrail.errors import GuardrailConfigError
 from guardrail.storage.postgres import PostgresDatabase
 from guardrail.storage.url import redact_url
 
@@ -72,7 +71,7 @@ def _from_row(row: Mapping[str, Any]) -> AuditRecord:
     )
 
 
-class PostgresAuditLog:
+class PostgresAuditLog(RecordingLog):
     """An :class:`~guardrail.audit.log.AuditLog` in the ``audit_records`` table at ``url``."""
 
     def __init__(
@@ -111,35 +110,12 @@ class PostgresAuditLog:
         """Close the connection pool."""
         self._db.close()
 
-    def record(
-        self,
-        kind: AuditKind | str,
-        run_id: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        policy: str | None = None,
-        policy_version: str | int | None = None,
-        duration_s: float | None = None,
-        elapsed_s: float | None = None,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-    ) -> AuditRecord:
-        """Insert one redacted record; return it."""
+    def _write(self, record: AuditRecord) -> None:
+        """Insert the record."""
         from psycopg.types.json import Jsonb
 
         from guardrail.review._sqlite import dumps
 
-        record = make_record(
-            kind,
-            run_id,
-            payload,
-            policy=policy,
-            policy_version=policy_version,
-            duration_s=duration_s,
-            elapsed_s=elapsed_s,
-            trace_id=trace_id,
-            span_id=span_id,
-        )
         params = (
             uuid.uuid4(),
             record.ts,
@@ -158,7 +134,6 @@ class PostgresAuditLog:
             conn.execute(_INSERT, params)
 
         self._db.run(insert)
-        return record
 
     def read_run(self, run_id: str) -> list[AuditRecord]:
         """Every record of one run, oldest first."""
@@ -171,8 +146,7 @@ class PostgresAuditLog:
 
     def tail(self, n: int = 20) -> list[AuditRecord]:
         """The last ``n`` records, oldest first."""
-        if n < 0:
-            raise GuardrailConfigError(f"tail needs n >= 0, got {n}")
+        check_tail(n)
         rows = self._db.run(
             lambda conn: conn.execute(
                 "SELECT * FROM (SELECT * FROM audit_records ORDER BY seq DESC LIMIT %s) AS last"

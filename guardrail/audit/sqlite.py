@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from guardrail.audit.errors import AuditWriteError
-from guardrail.audit.log import ENV_AUDIT_LOG, make_record
+from guardrail.audit.log import ENV_AUDIT_LOG, RecordingLog, check_tail
 from guardrail.audit.records import AuditKind, AuditRecord
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import _sqlite
@@ -60,7 +59,7 @@ def _from_row(row: sqlite3.Row) -> AuditRecord:
     )
 
 
-class SQLiteAuditLog:
+class SQLiteAuditLog(RecordingLog):
     """An :class:`~guardrail.audit.log.AuditLog` in the ``audit_records`` table of ``path``.
 
     WAL mode, one short transaction per record; safe from several threads and processes.
@@ -114,31 +113,8 @@ class SQLiteAuditLog:
         ):
             yield conn
 
-    def record(
-        self,
-        kind: AuditKind | str,
-        run_id: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        policy: str | None = None,
-        policy_version: str | int | None = None,
-        duration_s: float | None = None,
-        elapsed_s: float | None = None,
-        trace_id: str | None = None,
-        span_id: str | None = None,
-    ) -> AuditRecord:
-        """Insert one redacted record; return it."""
-        record = make_record(
-            kind,
-            run_id,
-            payload,
-            policy=policy,
-            policy_version=policy_version,
-            duration_s=duration_s,
-            elapsed_s=elapsed_s,
-            trace_id=trace_id,
-            span_id=span_id,
-        )
+    def _write(self, record: AuditRecord) -> None:
+        """Insert the record."""
         params = (
             _sqlite.to_us(record.ts),
             record.run_id,
@@ -153,7 +129,6 @@ class SQLiteAuditLog:
         )
         with self._connect() as conn, _sqlite.transaction(conn):
             conn.execute(_INSERT, params)
-        return record
 
     def read_run(self, run_id: str) -> list[AuditRecord]:
         """Every record of one run, oldest first."""
@@ -165,8 +140,7 @@ class SQLiteAuditLog:
 
     def tail(self, n: int = 20) -> list[AuditRecord]:
         """The last ``n`` records, oldest first."""
-        if n < 0:
-            raise GuardrailConfigError(f"tail needs n >= 0, got {n}")
+        check_tail(n)
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT * FROM (SELECT * FROM audit_records ORDER BY seq DESC LIMIT ?)"
