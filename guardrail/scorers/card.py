@@ -146,22 +146,39 @@ class ScorerCard:
             lines.append(f"  generators:     {', '.join(self.generators) or 'none'}")
         if self.task_families:
             lines.append(f"  task families:  {', '.join(self.task_families)}")
-        for title, figures in (("dev", self.dev), ("held-out", self.heldout)):
+        sections = (
+            ("dev figures", self.dev),
+            ("held-out figures", self.heldout),
+            ("calibration", self.calibration or {}),
+        )
+        for title, figures in sections:
             if figures:
-                lines.append(f"  {title} figures:")
-                for key, value in figures.items():
-                    if isinstance(value, Mapping):
-                        lines.append(f"    {key}:")
-                        lines.extend(f"      {k}: {_fmt(v)}" for k, v in value.items())
-                    else:
-                        lines.append(f"    {key}: {_fmt(value)}")
-        if self.calibration:
-            lines.append(f"  calibration:    {_fmt(dict(self.calibration))}")
+                lines.append(f"  {title}:")
+                lines.extend(_nested(figures, "    "))
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
+def _nested(figures: Mapping[str, Any], indent: str) -> list[str]:
+    """``key: value`` lines, a mapping's entries one level deeper (a flat one on one line)."""
+    lines: list[str] = []
+    for key, value in figures.items():
+        if isinstance(value, Mapping) and any(isinstance(v, Mapping) for v in value.values()):
+            lines.append(f"{indent}{key}:")
+            lines.extend(_nested(value, indent + "  "))
+        elif isinstance(value, Mapping) and len(value) > 3:
+            lines.append(f"{indent}{key}:")
+            lines.extend(f"{indent}  {k}: {_fmt(v)}" for k, v in value.items())
+        elif isinstance(value, Mapping):
+            lines.append(f"{indent}{key}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in value.items()))
+        else:
+            lines.append(f"{indent}{key}: {_fmt(value)}")
+    return lines
+
+
 def _fmt(value: object) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, Mapping | list):
@@ -320,6 +337,7 @@ _HELDOUT_KEYS = (
     "finece_outcome_auroc",
     "finece_outcome_ece",
     "finece_p1_auroc",
+    "finece_within_question_auroc",
     "best_baseline_outcome_auroc",
     "base_accuracy",
     "accepted_accuracy_at_0_8",
@@ -345,7 +363,7 @@ def record_heldout(directory: Path, report: Path) -> dict[str, Any]:
     if not isinstance(summary, dict) or not isinstance(info, dict):
         raise GuardrailConfigError(f"{report}: no 'summary' and 'meta' (a `guardrail eval` JSON?)")
     figures: dict[str, Any] = {k: summary[k] for k in _HELDOUT_KEYS if k in summary}
-    figures.update(report=str(report), answers=info.get("test", info.get("answers")))
+    figures.update(report=str(report), answers=info.get("answers"))  # the summary is over all
     card = dict(meta.get("card") or {})
     heldout = dict(card.get("heldout") or {})
     heldout[f"{info.get('task')} answers of {info.get('generator')}"] = figures

@@ -202,7 +202,12 @@ def hybrid_card(
         model: {
             "window": c.window,
             "weights": dict(zip(c.combiner.features, c.combiner.coef, strict=True)),
-            **{k: c.fit[k] for k in ("answers", "correct", "auroc", "brier") if k in c.fit},
+            **{
+                k: c.fit[k]
+                for k in ("questions", "answers", "correct", "auroc", "brier")
+                if k in c.fit
+            },
+            **({"source": c.source} if c.source else {}),
         }
         for model, c in sorted(combiners.items())
     }

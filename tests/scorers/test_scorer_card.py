@@ -57,8 +57,12 @@ def test_the_shipped_scorer_knows_its_generator_and_held_out_figures() -> None:
     card = card_for_ref("builtin:finece-smollm2")
     assert card.generators == ("builtin:smollm2-135m-instruct",)
     assert card.task_families == ("synthetic",)
-    (figures,) = card.heldout.values()
-    assert 0.0 <= figures["finece_outcome_auroc"] <= 1.0
+    # figures per task and generator: in the family it was trained on and outside it
+    assert "synthetic answers of builtin:smollm2-135m-instruct" in card.heldout
+    assert "facts answers of builtin:gemma3-270m" in card.heldout
+    for figures in card.heldout.values():
+        assert 0.0 <= figures["finece_outcome_auroc"] <= 1.0
+        assert figures["answers"] >= 30
     assert card.covers("guardrail-local/builtin:smollm2-135m-instruct") is True
     assert card.covers("HuggingFaceTB/SmolLM2-135M-Instruct") is True
     assert card.covers("builtin:gemma3-270m") is False
@@ -165,13 +169,14 @@ def test_trained_artifacts_record_their_data_and_held_out_figures(tmp_path: Path
     shutil.copy(shipped / "finece.json", artifact / "finece.json")
     report = tmp_path / "eval.json"
     summary: dict[str, Any] = {"finece_outcome_auroc": 0.7, "base_accuracy": 0.3}
-    report.write_text(
-        json.dumps({"summary": summary, "meta": {"generator": "g2", "task": "t", "test": 10}})
-    )
+    meta = {"generator": "g2", "task": "t", "answers": 20, "test": 10}
+    report.write_text(json.dumps({"summary": summary, "meta": meta}))
     assert main(["scorer", "record-heldout", str(artifact), str(report)]) == 0
     card = card_for_ref(str(artifact))
     assert card.heldout["t answers of g2"]["finece_outcome_auroc"] == 0.7
-    assert len(card.heldout) == 2  # the shipped figures are kept
+    assert card.heldout["t answers of g2"]["answers"] == 20  # the summary is over every answer
+    shipped_figures = card_for_ref("builtin:finece-smollm2").heldout
+    assert len(card.heldout) == len(shipped_figures) + 1  # the shipped figures are kept
 
 
 def test_card_shows_the_per_stage_calibration_maps(tmp_path: Path) -> None:
