@@ -8,9 +8,10 @@
 #
 # The generator judged is Gemma 3 270M (builtin:gemma3-270m); its labels come from
 # datasets/finece-gemma3/build.sh. Scorers: the shipped SmolLM2-trained scorer, the multi-domain
-# SmolLM2-trained one (artifacts/finece-smollm2-v3, see guardrail/_artifacts/finece-smollm2/
-# REPRODUCE.md), and scorers trained on N of Gemma's labelled questions (a seeded nested sample;
-# SIZES below, `all` = every built question), all LoRA r=8 on SmolLM2-135M-Instruct. Each eval
+# SmolLM2-trained one (artifacts/finece-smollm2-v3, see reports/multidomain/scorer-v3/
+# REPRODUCE.md), the hybrid scorer with its shipped Gemma combiner, and scorers trained on N of
+# Gemma's labelled questions (a seeded nested sample; SIZES below, `all` = every built question),
+# all LoRA r=8 on SmolLM2-135M-Instruct. Each eval
 # reuses the Gemma answers in reports/cross-generator/answers/ (`guardrail eval --answers`), so
 # every scorer and the logprob baselines are measured on the same answers.
 set -euo pipefail
@@ -26,7 +27,7 @@ SIZES=${SIZES:-50 100 all}
 MAX_STEPS=${MAX_STEPS:-240}
 FAMILIES=${FAMILIES:-facts unit-conversion}
 LABELS=(datasets/finece-gemma3/*-train.jsonl)
-SCORERS=${SCORERS:-"builtin:finece-smollm2 artifacts/finece-smollm2-v3 $(for n in $SIZES; do echo artifacts/finece-gemma3-$n; done)"}
+SCORERS=${SCORERS:-"builtin:finece-smollm2 artifacts/finece-smollm2-v3 hybrid:builtin:finece-smollm2 $(for n in $SIZES; do echo artifacts/finece-gemma3-$n; done)"}
 
 case $STEP in
   train)
@@ -48,7 +49,8 @@ case $STEP in
         *) select=(--difficulties 1 2) ;;
       esac
       for scorer in $SCORERS; do
-        name=$(basename "${scorer#builtin:}")
+        name=${scorer#builtin:}
+        name=$(basename "${name/hybrid:builtin:/hybrid-}")
         echo "== $(date -u +%H:%M:%S) $name on Gemma's $family answers"
         "$GUARDRAIL" eval --scorer "$scorer" --generator builtin:gemma3-270m --task "$family" \
           "${select[@]}" --limit 30 --self-consistency 4 --bootstrap 500 --bci-widths 0 \
