@@ -57,16 +57,19 @@ def main() -> None:
     meta = source.get("meta", {})
     model = args.generator or meta.get("generator")
 
+    prompts: list[Any] = []  # the report's task, built once, only for a logprob-reading scorer
+
     def load_generator() -> LocalGenerator:
         if not model or not meta.get("task"):
             raise SystemExit(f"{args.scorer} reads logprobs: give --generator and a meta.task")
+        prompts.append(get_task(meta["task"]).prompt)
         return LocalGenerator.from_ref(model, device=args.device)
 
     scorer = create_text_scorer(
         args.scorer,
         generator=model,
         load_generator=load_generator,
-        prompt=lambda question: get_task(meta["task"]).prompt(question),
+        prompt=lambda question: prompts[0](question),  # load_generator ran before any prompt
         device=args.device,
     )
     if args.legacy:

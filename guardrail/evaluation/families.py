@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["family_rows", "main", "pooled_outcome"]
+__all__ = ["family_rows", "format_figure", "main", "pooled_outcome"]
 
 LOGPROB_BASELINES = ("mean_logprob", "min_window", "mean_entropy")
 
@@ -94,7 +94,8 @@ def pooled_outcome(
     return {"answers": len(conf), **{k: table[k] for k in ("auroc", "ece_15", "brier", "ci")}}
 
 
-def _fmt(value: Any, ci: Sequence[float] | None = None) -> str:
+def format_figure(value: Any, ci: Sequence[float] | None = None) -> str:
+    """``0.123 [0.10, 0.15]``: a figure to three places and its interval; ``n/a`` if undefined."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     text = f"{value:.3f}" if isinstance(value, float) else str(value)
@@ -112,20 +113,22 @@ def markdown(rows: Sequence[Mapping[str, Any]], pooled: Mapping[str, Any]) -> st
     lines = [header, "|" + "---|" * 11]
     for r in rows:
         lines.append(
-            f"| {r['family']} | {r['answers']} | {_fmt(r['accuracy'])} "
-            f"| {_fmt(r['finece_auroc'], r['finece_auroc_ci'])} | {_fmt(r['finece_ece'])} "
-            f"| {_fmt(r['question_auroc'])} | {_fmt(r['p1_auroc'])} "
-            f"| {_fmt(r['within_auroc'], r['within_auroc_ci'])} ({r['within_pairs']}) "
-            f"| {_fmt(r['hybrid_auroc'], r['hybrid_auroc_ci'])} "
-            f"| {r['best_logprob']} {_fmt(r['best_logprob_auroc'])} "
+            f"| {r['family']} | {r['answers']} | {format_figure(r['accuracy'])} "
+            f"| {format_figure(r['finece_auroc'], r['finece_auroc_ci'])} "
+            f"| {format_figure(r['finece_ece'])} "
+            f"| {format_figure(r['question_auroc'])} | {format_figure(r['p1_auroc'])} "
+            f"| {format_figure(r['within_auroc'], r['within_auroc_ci'])} ({r['within_pairs']}) "
+            f"| {format_figure(r['hybrid_auroc'], r['hybrid_auroc_ci'])} "
+            f"| {r['best_logprob']} {format_figure(r['best_logprob_auroc'])} "
             f"| {r['margin_over_best_logprob']:+.3f} |"
         )
     ci = pooled.get("ci", {})
     lines += [
         "",
         f"Pooled over the {pooled['answers']} answers: outcome AUROC "
-        f"{_fmt(pooled['auroc'], ci.get('auroc'))}, "
-        f"ECE {_fmt(pooled['ece_15'], ci.get('ece_15'))}, Brier {_fmt(pooled['brier'])}.",
+        f"{format_figure(pooled['auroc'], ci.get('auroc'))}, "
+        f"ECE {format_figure(pooled['ece_15'], ci.get('ece_15'))}, "
+        f"Brier {format_figure(pooled['brier'])}.",
     ]
     return "\n".join(lines) + "\n"
 

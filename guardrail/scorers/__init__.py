@@ -7,11 +7,11 @@ import torch: backends load lazily.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from guardrail.errors import GuardrailConfigError
-from guardrail.scorers.base import Scorer, ScoringSession
+from guardrail.scorers.base import ModelBoundScorer, Scorer, ScoringSession
 
 if TYPE_CHECKING:
     from guardrail.policy.schema import ScorerSettings
@@ -95,10 +95,13 @@ def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Score
     return factory(model, **options)
 
 
+Prompt = Sequence[dict[str, str]] | str  # chat messages, or a plain-text prompt
+
+
 class LogprobSource(Protocol):
     """A generator that can give the logprobs of an answer's tokens after a prompt."""
 
-    def token_logprobs(self, prompt: str, answer: str) -> list[Any]: ...
+    def token_logprobs(self, messages: Prompt, answer: str) -> list[Any]: ...
 
 
 def create_text_scorer(
@@ -106,7 +109,7 @@ def create_text_scorer(
     *,
     generator: str | None,
     load_generator: Callable[[], LogprobSource],
-    prompt: Callable[[str], str],
+    prompt: Callable[[str], Prompt],
     **options: Any,
 ) -> Scorer:
     """A scorer for finished answers given as text (evaluations, benchmarks, reports).
@@ -124,8 +127,6 @@ def create_text_scorer(
 
         options["recompute"] = recompute
     scorer = create_scorer(model, **options)
-    from guardrail.scorers.base import ModelBoundScorer
-
     if isinstance(scorer, ModelBoundScorer) and generator:
         scorer = scorer.for_model(generator)
     return scorer

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrail.evaluation.families import family_rows, pooled_outcome
+from guardrail.evaluation.families import format_figure as fmt
 
 HERE = Path(__file__).resolve().parent
 FAMILIES = ("facts", "unit-conversion")
@@ -33,6 +34,7 @@ SCORERS = (
 def main() -> int:
     """Write curve.json and curve.md from the reports there are."""
     rows, missing = [], []
+    baseline_reports: dict[str, Any] = {}
     for name, label in SCORERS:
         paths = {family: HERE / f"{name}-{family}.json" for family in FAMILIES}
         if not all(path.is_file() for path in paths.values()):
@@ -41,12 +43,13 @@ def main() -> int:
         reports = {f: json.loads(p.read_text(encoding="utf-8")) for f, p in paths.items()}
         per_family = {row["family"]: row for row in family_rows(reports)}
         rows.append(
-            {"scorer": name, "trained on": label, "families": per_family, **_pooled(reports)}
+            {"scorer": name, "trained on": label, "families": per_family, **pooled_outcome(reports)}
         )
+        baseline_reports = baseline_reports or reports  # the same answers in every report
     baselines = {
         f: (r["best_logprob"], r["best_logprob_auroc"]) for f, r in rows[0]["families"].items()
     }
-    pooled_baselines = _pooled_baselines(HERE / f"{rows[0]['scorer']}-{{}}.json")
+    pooled_baselines = _pooled_baselines(baseline_reports)
     (HERE / "curve.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
     lines = [
         "| scorer | trained on | facts AUROC | unit-conversion AUROC | pooled AUROC (60) "
@@ -57,20 +60,20 @@ def main() -> int:
         facts, units = (row["families"][f] for f in FAMILIES)
         lines.append(
             f"| `{row['scorer']}` | {row['trained on']} "
-            f"| {_fmt(facts['finece_auroc'], facts['finece_auroc_ci'])} "
-            f"| {_fmt(units['finece_auroc'], units['finece_auroc_ci'])} "
-            f"| {_fmt(row['auroc'], row['ci'].get('auroc'))} | {_fmt(row['ece_15'])} "
-            f"| {_fmt(facts['within_auroc'])} / {_fmt(units['within_auroc'])} |"
+            f"| {fmt(facts['finece_auroc'], facts['finece_auroc_ci'])} "
+            f"| {fmt(units['finece_auroc'], units['finece_auroc_ci'])} "
+            f"| {fmt(row['auroc'], row['ci'].get('auroc'))} | {fmt(row['ece_15'])} "
+            f"| {fmt(facts['within_auroc'])} / {fmt(units['within_auroc'])} |"
         )
     lines.append("")
     lines.append(
         "Best logprob signal of the same answers: "
-        + "; ".join(f"{family} {name} {_fmt(value)}" for family, (name, value) in baselines.items())
+        + "; ".join(f"{family} {name} {fmt(value)}" for family, (name, value) in baselines.items())
         + "."
     )
     lines.append(
         "The same baselines pooled over the 60 answers: "
-        + "; ".join(f"{name} {_fmt(value, ci)}" for name, (value, ci) in pooled_baselines.items())
+        + "; ".join(f"{name} {fmt(value, ci)}" for name, (value, ci) in pooled_baselines.items())
         + "."
     )
     if missing:
@@ -80,25 +83,13 @@ def main() -> int:
     return 0
 
 
-def _fmt(value: Any, ci: list[float] | None = None) -> str:
-    if value is None or value != value:  # undefined (NaN)
-        return "n/a"
-    return f"{value:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-
-
-def _pooled(reports: dict[str, Any]) -> dict[str, Any]:
-    return pooled_outcome(reports)
-
-
-def _pooled_baselines(pattern: Path) -> dict[str, tuple[float, list[float] | None]]:
+def _pooled_baselines(
+    reports: dict[str, Any],
+) -> dict[str, tuple[float, list[float] | None]]:
     """Each baseline's outcome AUROC over both families' answers (bootstrap interval)."""
     from guardrail.evaluation.metrics import metric_table
 
-    answers = [
-        answer
-        for family in FAMILIES
-        for answer in json.loads(Path(str(pattern).format(family)).read_text())["answers"]
-    ]
+    answers = [answer for report in reports.values() for answer in report["answers"]]
     labels = [bool(a["correct"]) for a in answers]
     out = {}
     for name in ("mean_logprob", "min_window", "mean_entropy", "self_consistency"):
