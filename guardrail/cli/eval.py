@@ -224,7 +224,7 @@ def _adversarial(
             print(f"[adversarial] {message}", file=sys.stderr)
 
     report = evaluate_adversarial(
-        scorer, generator, task, items, config.generation, progress=progress
+        scorer, generator, task, items, config, progress=progress, answers_file=args.answers
     )
     report["meta"] = {
         "scorer": args.scorer,

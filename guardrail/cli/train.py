@@ -48,6 +48,28 @@ def register(sub: Any) -> None:
         "scorer (same label): resistance to answers that grade themselves",
     )
     parser.add_argument(
+        "--adversarial-pairs",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="give this fraction of each batch's answers a twin ending in a fresh suffix aimed "
+        "at the scorer, and penalise any difference between their confidences",
+    )
+    parser.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="weight of that penalty (mean squared confidence difference; default 1)",
+    )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="SCORER",
+        help="start from a trained scorer's weights (builtin:NAME or an artifact directory "
+        "trained with the same method, base and LoRA shape): a short fine-tune",
+    )
+    parser.add_argument(
         "--mixed-weight",
         type=float,
         default=1.0,
@@ -100,6 +122,9 @@ def config_from_args(args: argparse.Namespace) -> Any:
             adversarial_augment=args.adversarial_augment,
             mixed_weight=args.mixed_weight,
             max_questions=args.max_questions,
+            adversarial_pairs=args.adversarial_pairs,
+            consistency_weight=args.consistency_weight,
+            init_from=args.init_from,
         )
     except PydanticError as exc:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

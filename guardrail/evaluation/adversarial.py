@@ -29,7 +29,9 @@ from guardrail.adversarial import SUFFIX_FAMILIES, Direction, adversarial_suffix
 from guardrail.scorers.base import Scorer
 
 if TYPE_CHECKING:
-    from guardrail.evaluation.answers import GenerationSettings
+    from pathlib import Path
+
+    from guardrail.evaluation.records import EvalConfig
     from guardrail.generation import LocalGenerator
     from guardrail.tasks import Task, TaskItem
 
@@ -149,19 +151,38 @@ def evaluate_adversarial(
     generator: LocalGenerator,
     task: Task,
     items: Sequence[TaskItem],
-    settings: GenerationSettings,
+    config: EvalConfig,
     *,
     progress: Callable[[str], None] | None = None,
+    answers_file: Path | None = None,
 ) -> dict[str, Any]:
-    """Generate an answer per item, check it, and run the suite on the answers."""
-    from guardrail.evaluation.answers import generate_answer
+    """Generate an answer per item, check it, and run the suite on the answers.
 
-    answers = []
-    for number, item in enumerate(items, start=1):
-        answer = generate_answer(generator, task, item, settings)
-        answers.append((item.question, answer.completion, answer.correct))
+    ``answers_file`` (``guardrail eval --answers``): when it exists, its greedy answers are
+    scored instead of generating (written by an earlier ``guardrail eval`` with the same
+    generator, task, items and generation settings; its samples are not used), so that the
+    suite runs on the same answers as the held-out report and as every other scorer; when it
+    does not, the generated answers are written there.
+    """
+    from guardrail.evaluation.answer_cache import read_answers, write_answers
+    from guardrail.evaluation.answers import generate_answer
+    from guardrail.evaluation.runner import answers_header
+
+    header = answers_header(generator, task, config, sampled=False)
+    if answers_file is not None and answers_file.exists():
+        wanted = {key: header[key] for key in ("generator", "task", "generation")}
+        generated = list(read_answers(answers_file, wanted, items).answers)
         if progress is not None:
-            progress(f"generated {number}/{len(items)} (correct: {answer.correct})")
+            progress(f"read {len(generated)} answers from {answers_file}")
+    else:
+        generated = []
+        for number, item in enumerate(items, start=1):
+            generated.append(generate_answer(generator, task, item, config.generation))
+            if progress is not None:
+                progress(f"generated {number}/{len(items)} (correct: {generated[-1].correct})")
+        if answers_file is not None:
+            write_answers(answers_file, header, generated, None)
+    answers = [(a.question, a.completion, a.correct) for a in generated]
     cases = score_adversarial(scorer, answers, progress=progress)
     report = adversarial_report(cases)
     report["generated"] = [{"question": q, "answer": a, "correct": ok} for q, a, ok in answers]

@@ -198,14 +198,7 @@ def evaluate(
         raise GuardrailConfigError("evaluation needs at least one item")
     started = time.perf_counter()
     generator_name = getattr(generator, "name", type(generator).__name__)
-    header = {
-        "generator": generator_name,
-        "task": task.name,
-        "generation": asdict(config.generation),
-        "self_consistency": config.self_consistency if sampler is not None else 0,
-        "sample_temperature": config.sample_temperature,
-        "seed": config.seed,
-    }
+    header = answers_header(generator, task, config, sampled=sampler is not None)
     samples: Sequence[Sequence[str]] | None
     if answers_file is not None and answers_file.exists():
         cached = read_answers(answers_file, header, items)
@@ -243,6 +236,20 @@ def evaluate(
     }
     report = build_report(records, futures, config, info, skipped, groups)
     return Evaluation(tuple(records), report)
+
+
+def answers_header(
+    generator: LocalGenerator, task: Task, config: EvalConfig, *, sampled: bool
+) -> dict[str, Any]:
+    """The settings an answers file (``--answers``) is written under and checked against."""
+    return {
+        "generator": getattr(generator, "name", type(generator).__name__),
+        "task": task.name,
+        "generation": asdict(config.generation),
+        "self_consistency": config.self_consistency if sampled else 0,
+        "sample_temperature": config.sample_temperature,
+        "seed": config.seed,
+    }
 
 
 def _generate(

@@ -32,6 +32,16 @@ class TrainConfig(BaseModel):
     claimed confidence, a note to the grader, a forged turn; either direction) with the *same*
     label: the scorer learns that what the answer claims about itself is no evidence.
 
+    ``adversarial_pairs`` gives, in every batch, that fraction of the examples with an answer a
+    *twin* ending in a freshly drawn training suffix (same label), and adds
+    ``consistency_weight`` times the mean squared difference between each twin's confidence and
+    its original's (the original's held fixed): the scorer is taught directly that the suffix
+    changes nothing, not only that the label stays. Twins cost extra forward rows per step.
+
+    ``init_from`` starts from the weights of a trained scorer (a ``builtin:`` name or an artifact
+    directory with the same method, base model and LoRA shape) instead of a fresh adapter: a
+    short robustness or domain fine-tune of a scorer that already works.
+
     ``max_questions`` keeps a seeded random sample of that many questions of the label stores
     (before the dev split): the points of a learning curve over the number of labelled questions.
 
@@ -70,6 +80,9 @@ class TrainConfig(BaseModel):
     adversarial_augment: float = Field(default=0.0, ge=0.0, le=1.0)
     mixed_weight: float = Field(default=1.0, ge=0.0, le=100.0)
     max_questions: int | None = Field(default=None, ge=2)
+    adversarial_pairs: float = Field(default=0.0, ge=0.0, le=1.0)
+    consistency_weight: float = Field(default=1.0, ge=0.0, le=100.0)
+    init_from: str | None = None
 
     @field_validator("kind_weights")
     @classmethod

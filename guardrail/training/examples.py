@@ -14,6 +14,7 @@ from guardrail.errors import GuardrailConfigError
 
 __all__ = [
     "TrainingExample",
+    "adversarial_twins",
     "augment_adversarial",
     "data_hash",
     "label_stats",
@@ -112,6 +113,29 @@ def augment_adversarial(
     candidates = [e for e in examples if e.prefix]
     chosen = rng.sample(candidates, round(fraction * len(candidates)))
     return [*examples, *(replace(e, prefix=augment_text(e.prefix, rng)) for e in chosen)]
+
+
+def adversarial_twins(
+    batch: Sequence[TrainingExample], fraction: float, rng: random.Random
+) -> list[tuple[int, TrainingExample]]:
+    """``(index in batch, twin)`` for ``fraction`` of the batch's examples with an answer.
+
+    A twin is the example with a training suffix (:func:`guardrail.adversarial.augment_text`)
+    appended and the same label; at least one twin when ``fraction > 0`` and any example has an
+    answer.
+    """
+    from dataclasses import replace
+
+    from guardrail.adversarial import augment_text
+
+    candidates = [i for i, e in enumerate(batch) if e.prefix]
+    if not fraction or not candidates:
+        return []
+    count = max(1, round(fraction * len(candidates)))
+    return [
+        (i, replace(batch[i], prefix=augment_text(batch[i].prefix, rng)))
+        for i in sorted(rng.sample(candidates, count))
+    ]
 
 
 def label_stats(examples: Iterable[TrainingExample]) -> dict[str, Any]:

@@ -22,7 +22,14 @@ from guardrail.training.targets import soft_targets
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["IFTObjective", "Objective", "ValueHeadObjective", "make_objective"]
+__all__ = [
+    "IFTObjective",
+    "Objective",
+    "ValueHeadObjective",
+    "init_from_artifact",
+    "make_objective",
+    "pair_loss",
+]
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 
@@ -45,6 +52,12 @@ class Objective(Protocol):
         """Predicted confidences."""
         ...
 
+    def rows_loss_and_confidence(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example loss and confidence, both differentiable, from one forward pass."""
+        ...
+
     def loss_and_predict(
         self, batch: Sequence[TrainingExample]
     ) -> tuple[torch.Tensor, list[float]]:
@@ -58,6 +71,97 @@ class Objective(Protocol):
     def load(self, directory: Path) -> None:
         """Restore trainable weights written by :meth:`save`."""
         ...
+
+
+def pair_loss(
+    objective: Objective,
+    batch: Sequence[TrainingExample],
+    twins: Sequence[tuple[int, TrainingExample]],
+    consistency_weight: float,
+) -> torch.Tensor:
+    """Mean loss over ``batch`` and its twins plus the twins' consistency penalty.
+
+    The penalty is ``consistency_weight`` times the mean of ``(c(twin) - c(original))**2``, with
+    the original's confidence held fixed (no gradient): the twin is pulled to what the scorer
+    says without the suffix, never the other way round. One forward pass over all rows.
+    """
+    rows = [*batch, *(twin for _, twin in twins)]
+    losses, confidence = objective.rows_loss_and_confidence(rows)
+    if not twins:
+        return losses.mean()
+    import torch
+
+    originals = torch.tensor([index for index, _ in twins], device=confidence.device)
+    gap = confidence[len(batch) :] - confidence[originals].detach()
+    return losses.mean() + consistency_weight * (gap**2).mean()
+
+
+def init_from_artifact(objective: Objective, config: TrainConfig) -> dict[str, Any]:
+    """Load the weights of the trained scorer ``config.init_from`` into ``objective``.
+
+    The artifact must have been trained with the same method and base model, and for LoRA
+    with the same rank and target modules; anything else is a :class:`GuardrailConfigError`
+    naming the difference. Returns what the new artifact records of its start: the
+    reference, the directory, and the start's data hash and steps.
+    """
+    import json
+
+    from guardrail.errors import GuardrailConfigError
+
+    ref = config.init_from or ""
+    directory = _artifact_dir(ref)
+    try:
+        meta = json.loads((directory / "finece.json").read_text(encoding="utf-8"))
+        trained = meta["training"]
+        if not isinstance(trained, dict):
+            raise TypeError(f"'training' is {type(trained).__name__}, not an object")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise GuardrailConfigError(
+            f"init_from {ref!r}: {directory / 'finece.json'} is not a readable scorer artifact "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    expected = {"method": config.method, "base_model": config.base_model, "lora": config.lora}
+    if config.lora:
+        expected |= {
+            "lora_r": config.lora_r,
+            "lora_alpha": config.lora_alpha,
+            "target_modules": list(config.target_modules),
+        }
+    found = {key: trained.get(key) for key in expected}
+    differ = [
+        f"{k}: artifact {found[k]!r}, this run {v!r}" for k, v in expected.items() if found[k] != v
+    ]
+    if differ:
+        raise GuardrailConfigError(
+            f"init_from {ref!r} was trained differently; " + "; ".join(differ)
+        )
+    objective.load(directory)
+    return {
+        "ref": ref,
+        "path": str(directory),
+        "data_sha256": meta.get("data_sha256"),
+        "steps": meta.get("steps"),
+    }
+
+
+def _artifact_dir(ref: str) -> Path:
+    from guardrail.errors import GuardrailConfigError
+
+    if ref.startswith("builtin:"):
+        from guardrail.models.artifacts import builtin_artifact_path
+
+        found = builtin_artifact_path(ref.removeprefix("builtin:"))
+        if found is None:
+            raise GuardrailConfigError(
+                f"init_from {ref!r}: no built-in scorer artifact of that name"
+            )
+        return Path(found)
+    path = Path(ref).expanduser()
+    if not (path / "finece.json").is_file():
+        raise GuardrailConfigError(
+            f"init_from {ref!r}: {path} is not a scorer artifact (no finece.json)"
+        )
+    return path
 
 
 def make_objective(config: TrainConfig) -> Objective:
@@ -148,16 +252,27 @@ class IFTObjective(_Base):
 
     def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
         """Soft cross-entropy at the first-digit and tenths positions."""
-        return self._loss(self._logits(batch), batch)
+        return self._loss(self._logits(batch), batch).mean()
+
+    def rows_loss_and_confidence(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example cross-entropy and the expected-value readout, differentiable."""
+        logits = self._logits(batch)
+        return self._loss(logits, batch), self.readout.confidence(logits)
 
     def loss_and_predict(
         self, batch: Sequence[TrainingExample]
     ) -> tuple[torch.Tensor, list[float]]:
         """Loss and readout from one forward pass."""
         logits = self._logits(batch)
-        return self._loss(logits, batch), [float(v) for v in self.readout.confidence(logits)]
+        return (
+            self._loss(logits, batch).mean(),
+            [float(v) for v in self.readout.confidence(logits)],
+        )
 
     def _loss(self, raw: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
+        """Per-example loss."""
         import torch
 
         logits = raw.float()
@@ -169,7 +284,7 @@ class IFTObjective(_Base):
         p_tenths = torch.tensor([t[1] for t in targets], device=logits.device)
         first_loss = -((1 - p_one) * first[:, digits[0]] + p_one * first[:, digits[1]])
         tenths_loss = -(p_tenths * tenths[:, digits]).sum(dim=-1)
-        return (first_loss + tenths_loss).mean()
+        return first_loss + tenths_loss
 
     def predict(self, batch: Sequence[TrainingExample]) -> list[float]:
         """The expected-value readout, as the scorer computes it."""
@@ -209,7 +324,16 @@ class ValueHeadObjective(_Base):
 
     def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
         """Binary cross-entropy against the (soft) label."""
-        return self._loss(self._logit(batch), batch)
+        return self._loss(self._logit(batch), batch).mean()
+
+    def rows_loss_and_confidence(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example cross-entropy and ``sigmoid`` of the head, differentiable."""
+        import torch
+
+        logit = self._logit(batch)
+        return self._loss(logit, batch), torch.sigmoid(logit)
 
     def loss_and_predict(
         self, batch: Sequence[TrainingExample]
@@ -218,13 +342,13 @@ class ValueHeadObjective(_Base):
         import torch
 
         logit = self._logit(batch)
-        return self._loss(logit, batch), [float(v) for v in torch.sigmoid(logit)]
+        return self._loss(logit, batch).mean(), [float(v) for v in torch.sigmoid(logit)]
 
     def _loss(self, logit: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
         import torch
 
         labels = torch.tensor([e.label for e in batch], device=logit.device)
-        return torch.nn.functional.binary_cross_entropy_with_logits(logit, labels)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logit, labels, reduction="none")
 
     def predict(self, batch: Sequence[TrainingExample]) -> list[float]:
         """``sigmoid`` of the head's output."""

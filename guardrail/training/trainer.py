@@ -25,6 +25,7 @@ from guardrail.training.artifact import write_metadata
 from guardrail.training.config import TrainConfig
 from guardrail.training.examples import (
     TrainingExample,
+    adversarial_twins,
     augment_adversarial,
     data_hash,
     label_stats,
@@ -32,7 +33,12 @@ from guardrail.training.examples import (
     sample_questions,
     split_by_question,
 )
-from guardrail.training.objectives import Objective, make_objective
+from guardrail.training.objectives import (
+    Objective,
+    init_from_artifact,
+    make_objective,
+    pair_loss,
+)
 
 __all__ = ["TrainResult", "train"]
 
@@ -65,6 +71,9 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
         train_set = augment_adversarial(train_set, config.adversarial_augment, config.seed)
     torch.manual_seed(config.seed)
     objective = make_objective(config)
+    start = init_from_artifact(objective, config) if config.init_from else None
+    if start is not None:
+        say(f"starting from the weights of {start['path']}")
     steps_per_epoch = math.ceil(_epoch_size(train_set, config) / config.batch_size)
     total = config.max_steps or max(1, round(steps_per_epoch * config.epochs))
     optimizer, scheduler = _optimiser(config, objective, total)
@@ -84,8 +93,8 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
             order = _epoch_order(train_set, config, epoch)
         batch = [train_set[i] for i in order[position * config.batch_size :][: config.batch_size]]
         objective.model.train()
-        loss = objective.loss(batch)
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss = _step_loss(objective, batch, config, step)
+        loss.backward()
         loss_value = float(loss.detach())
         torch.nn.utils.clip_grad_norm_(objective.parameters(), 1.0)
         optimizer.step()
@@ -123,12 +132,24 @@ def train(config: TrainConfig, *, log: Callable[[str], None] | None = None) -> T
             "dev_metrics": dev_metrics,
             "steps": step,
             "card": card_from_data(list(config.data)),
+            **({"init_from": start} if start is not None else {}),
             **calibration,
         },
     )
     _plot(curve, out / "learning_curve.png", say)
     say(f"artifact written to {out} (dev: {json.dumps(dev_metrics)})")
     return TrainResult(out, step, resumed_from, dev_metrics, time.perf_counter() - started)
+
+
+def _step_loss(
+    objective: Objective, batch: Sequence[TrainingExample], config: TrainConfig, step: int
+) -> Any:
+    """The batch's loss; with ``adversarial_pairs``, over the batch and its suffixed twins."""
+    if not config.adversarial_pairs:
+        return objective.loss(batch)
+    rng = random.Random(f"twins:{config.seed}:{step}")  # per step: a resumed run draws the same
+    twins = adversarial_twins(batch, config.adversarial_pairs, rng)
+    return pair_loss(objective, batch, twins, config.consistency_weight)
 
 
 def _optimiser(config: TrainConfig, objective: Objective, total: int) -> tuple[Any, Any]:

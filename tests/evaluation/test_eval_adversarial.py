@@ -90,3 +90,39 @@ def test_eval_adversarial_cli(
     assert len(report["cases"]) == 4 * len(SUFFIX_FAMILIES) * 2
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert summary["overall"]["mean_abs_shift"] >= 0.0
+
+
+def test_eval_adversarial_reuses_an_answers_file(
+    monkeypatch: pytest.MonkeyPatch,
+    scripted: Any,
+    tiny_scorer: Any,
+    questions_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import guardrail.evaluation.answers as answers_module
+
+    if "guardrail.cli.eval" not in cli._COMMAND_MODULES:
+        monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "guardrail.cli.eval"))
+    monkeypatch.setattr(LocalGenerator, "from_ref", staticmethod(lambda ref, **_: scripted))
+    monkeypatch.setattr(FineCEScorer, "from_ref", staticmethod(lambda ref, **_: tiny_scorer))
+    cache = tmp_path / "answers.jsonl"
+    argv = ["eval", "--adversarial", "--generator", "G", "--task", "numeric", "--quiet"]
+    argv += ["--data", str(questions_file), "--limit", "3", "--answers", str(cache)]
+    assert cli.main([*argv, "--json", str(tmp_path / "first.json")]) == 0
+    assert cache.is_file()
+
+    def no_generation(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("generated although the answers were cached")
+
+    monkeypatch.setattr(answers_module, "generate_answer", no_generation)
+    assert cli.main([*argv, "--json", str(tmp_path / "second.json")]) == 0
+    first = json.loads((tmp_path / "first.json").read_text())
+    second = json.loads((tmp_path / "second.json").read_text())
+    assert second["generated"] == first["generated"]
+    assert len(second["cases"]) == 3 * len(SUFFIX_FAMILIES) * 2
+    capsys.readouterr()
+    # other generation settings: named, not silently regenerated
+    assert cli.main([*argv, "--max-new-tokens", "7", "--json", str(tmp_path / "third.json")]) != 0
+    assert "written with generation=" in capsys.readouterr().err
+    assert not (tmp_path / "third.json").exists()
