@@ -211,6 +211,22 @@ class _Base:
             for e in batch
         ]
 
+    def rows_loss_and_confidence(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
+        """Mean of :meth:`rows_loss_and_confidence`'s per-example loss."""
+        return self.rows_loss_and_confidence(batch)[0].mean()
+
+    def loss_and_predict(
+        self, batch: Sequence[TrainingExample]
+    ) -> tuple[torch.Tensor, list[float]]:
+        """Mean loss and the confidences, from one forward pass."""
+        losses, confidence = self.rows_loss_and_confidence(batch)
+        return losses.mean(), [float(v) for v in confidence]
+
     def _save_model(self, directory: Path) -> None:
         if self.config.lora:
             self.model.save_pretrained(directory)
@@ -250,26 +266,12 @@ class IFTObjective(_Base):
         )
         return out.logits  # type: ignore[no-any-return]
 
-    def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
-        """Soft cross-entropy at the first-digit and tenths positions."""
-        return self._loss(self._logits(batch), batch).mean()
-
     def rows_loss_and_confidence(
         self, batch: Sequence[TrainingExample]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example cross-entropy and the expected-value readout, differentiable."""
         logits = self._logits(batch)
         return self._loss(logits, batch), self.readout.confidence(logits)
-
-    def loss_and_predict(
-        self, batch: Sequence[TrainingExample]
-    ) -> tuple[torch.Tensor, list[float]]:
-        """Loss and readout from one forward pass."""
-        logits = self._logits(batch)
-        return (
-            self._loss(logits, batch).mean(),
-            [float(v) for v in self.readout.confidence(logits)],
-        )
 
     def _loss(self, raw: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
         """Per-example loss."""
@@ -322,10 +324,6 @@ class ValueHeadObjective(_Base):
         out = forward_left_padded(self.model, rows, pad_token_id=self.pad_token_id, backbone=True)
         return self.head(out.last_hidden_state[:, -1].float()).squeeze(-1)  # type: ignore[no-any-return]
 
-    def loss(self, batch: Sequence[TrainingExample]) -> torch.Tensor:
-        """Binary cross-entropy against the (soft) label."""
-        return self._loss(self._logit(batch), batch).mean()
-
     def rows_loss_and_confidence(
         self, batch: Sequence[TrainingExample]
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -334,15 +332,6 @@ class ValueHeadObjective(_Base):
 
         logit = self._logit(batch)
         return self._loss(logit, batch), torch.sigmoid(logit)
-
-    def loss_and_predict(
-        self, batch: Sequence[TrainingExample]
-    ) -> tuple[torch.Tensor, list[float]]:
-        """Loss and ``sigmoid`` of the head from one forward pass."""
-        import torch
-
-        logit = self._logit(batch)
-        return self._loss(logit, batch).mean(), [float(v) for v in torch.sigmoid(logit)]
 
     def _loss(self, logit: torch.Tensor, batch: Sequence[TrainingExample]) -> torch.Tensor:
         import torch
