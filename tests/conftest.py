@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +14,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 EMBEDDED = "builtin:smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_garbage_per_module() -> Iterator[None]:
+    """Collect each module's garbage as it ends.
+
+    A socket or file a module leaked then warns (an error, under ``filterwarnings = error``) in
+    that module's last teardown, instead of in whichever later test triggers a collection.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -91,6 +91,7 @@ def post(
     all_headers = dict(headers)
     if endpoint.authorization is not None:
         all_headers["Authorization"] = endpoint.authorization
+    response: http.client.HTTPResponse | None = None
     timer.start()
     try:
         connection.request("POST", endpoint.target, body=body, headers=all_headers)
@@ -102,6 +103,10 @@ def post(
         raise exc from None
     finally:
         timer.cancel()
+        # A response whose body read failed owns the socket (the connection handed it over):
+        # close both, or the descriptor lives until the garbage collector finds it.
+        if response is not None:
+            response.close()
         connection.close()
     if expired.is_set():  # the shutdown can look like a short but complete answer
         raise TimeoutError(f"attempt exceeded its deadline of {deadline_s:g}s")

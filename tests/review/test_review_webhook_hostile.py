@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import gc
+import http.client
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -168,3 +171,28 @@ def test_committed_item_does_not_fail_the_guarded_call(
     assert queue.get(review_id).answer == "5"
     assert "committed" in caplog.text
     queue.close()
+
+
+def test_a_failed_body_read_closes_the_socket(
+    webhook_server: WebhookServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Once its headers are read the response owns the socket. A body read that fails in a way
+    # http.client does not clean up after (a socket timeout racing the attempt's deadline) must
+    # still close it there and then, not leave the descriptor to the garbage collector: a
+    # ResourceWarning in whichever later code happens to trigger a collection.
+    def stalled_read(self: http.client.HTTPResponse, amt: int | None = None) -> bytes:
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read", stalled_read)
+    sink = WebhookSink(webhook_server.url, SECRET, 5.0, 1, tmp_path / "dead.jsonl")
+    gc.collect()
+    gc.disable()  # what is still open after send() is what send() left open
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        report = sink.send({"x": 1})
+        after = len(os.listdir("/proc/self/fd"))
+    finally:
+        gc.enable()
+    assert report.dead_lettered
+    assert "timed out" in str(report.error)
+    assert after == before
