@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import _pg_schema as schema
+from guardrail.review._filters import list_query, make_decision
 from guardrail.review.errors import (
     AlreadyDecidedError,
     InvalidDecisionError,
@@ -33,7 +34,6 @@ from guardrail.review.errors import (
 )
 from guardrail.review.export import write_items
 from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
-from guardrail.review.sqlite import _make_decision, _statuses
 from guardrail.review.store import ExportFormat, StatusFilter
 from guardrail.storage.postgres import PostgresDatabase
 from guardrail.storage.url import redact_url
@@ -158,7 +158,7 @@ class PostgresReviewQueue:
         note: str | None = None,
     ) -> ReviewItem:
         """Record a final decision on a pending item and return the decided item."""
-        decision = _make_decision(verdict, reviewer, edited_answer, note)
+        decision = make_decision(verdict, reviewer, edited_answer, note)
         tries = 0
 
         def update(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -290,29 +290,9 @@ class PostgresReviewQueue:
         limit: int | None = None,
     ) -> builtins.list[ReviewItem]:
         """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
-        clauses: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        statuses = _statuses(status)
-        if statuses:
-            clauses.append("status = ANY(%s)")
-            params.append(builtins.list(statuses))
-        if queue is not None:
-            clauses.append("queue = %s")
-            params.append(queue)
-        if since is not None:
-            if since.tzinfo is None:
-                raise GuardrailConfigError("since must be a timezone-aware datetime")
-            clauses.append("created_at >= %s")
-            params.append(since)
-        sql = "SELECT * FROM review_items"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_at, id"
-        if limit is not None:
-            if limit < 0:
-                raise GuardrailConfigError(f"limit must be >= 0, got {limit}")
-            sql += " LIMIT %s"
-            params.append(limit)
+        sql, params = list_query(
+            status, queue, since, limit, "%s", created_column="created_at", created=lambda t: t
+        )
         rows = self._db.run(lambda conn: conn.execute(sql.encode(), params).fetchall())
         return [schema.item_from_row(row) for row in rows]
 

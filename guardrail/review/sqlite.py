@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pydantic import ValidationError
-
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import _schema, _sqlite
+from guardrail.review._filters import list_query, make_decision
 from guardrail.review.errors import (
     AlreadyDecidedError,
     InvalidDecisionError,
@@ -31,7 +30,7 @@ from guardrail.review.errors import (
     ReviewTimeoutError,
 )
 from guardrail.review.export import write_items
-from guardrail.review.models import ReviewDecision, ReviewItem, ReviewStatus, Verdict
+from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
 from guardrail.review.store import (
     ENV_REVIEW_DB,
     ExportFormat,
@@ -40,36 +39,6 @@ from guardrail.review.store import (
 )
 
 __all__ = ["SQLiteReviewQueue"]
-
-
-def _statuses(status: StatusFilter) -> tuple[str, ...]:
-    if status is None:
-        return ()
-    raw = [status] if isinstance(status, str) else list(status)
-    try:
-        return tuple(ReviewStatus(value).value for value in raw)
-    except ValueError:
-        valid = ", ".join(s.value for s in ReviewStatus)
-        raise GuardrailConfigError(f"unknown review status in {raw!r} (valid: {valid})") from None
-
-
-def _make_decision(
-    verdict: Verdict | str, reviewer: str, edited_answer: str | None, note: str | None
-) -> ReviewDecision:
-    try:
-        verdict = Verdict(verdict)
-    except ValueError:
-        valid = ", ".join(v.value for v in Verdict)
-        raise InvalidDecisionError(f"unknown verdict {verdict!r} (valid: {valid})") from None
-    if not reviewer.strip():
-        raise InvalidDecisionError("a decision needs a reviewer")
-    try:
-        return ReviewDecision(
-            verdict=verdict, reviewer=reviewer, edited_answer=edited_answer, note=note
-        )
-    except ValidationError as exc:
-        detail = "; ".join(error["msg"] for error in exc.errors())
-        raise InvalidDecisionError(f"invalid decision: {detail}") from None
 
 
 class SQLiteReviewQueue:
@@ -182,7 +151,7 @@ class SQLiteReviewQueue:
         note: str | None = None,
     ) -> ReviewItem:
         """Record a final decision on a pending item and return the decided item."""
-        decision = _make_decision(verdict, reviewer, edited_answer, note)
+        decision = make_decision(verdict, reviewer, edited_answer, note)
         with self._connect(write=True) as conn:
             row = conn.execute(
                 "SELECT status, reviewer FROM review_items WHERE id = ?", (item_id,)
@@ -300,29 +269,9 @@ class SQLiteReviewQueue:
         limit: int | None = None,
     ) -> builtins.list[ReviewItem]:
         """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
-        clauses: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        statuses = _statuses(status)
-        if statuses:
-            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
-            params.extend(statuses)
-        if queue is not None:
-            clauses.append("queue = ?")
-            params.append(queue)
-        if since is not None:
-            if since.tzinfo is None:
-                raise GuardrailConfigError("since must be a timezone-aware datetime")
-            clauses.append("created_us >= ?")
-            params.append(_sqlite.to_us(since))
-        sql = "SELECT * FROM review_items"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY created_us, id"
-        if limit is not None:
-            if limit < 0:
-                raise GuardrailConfigError(f"limit must be >= 0, got {limit}")
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = list_query(
+            status, queue, since, limit, "?", created_column="created_us", created=_sqlite.to_us
+        )
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [_schema.item_from_row(row) for row in rows]
