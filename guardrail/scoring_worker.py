@@ -19,11 +19,12 @@ progress within a deadline is slow (:meth:`ScoringWorker.progressing`), one that
 hung; the monitor keeps waiting for a slow scorer's question and outcome estimates under
 ``overload: skip_process`` and applies ``on_error`` to a hung one.
 
-**Falling behind.** :meth:`ScoringWorker.behind` is true while ``max_backlog`` or more jobs are
-queued, or while a step runs past the deadline of a checkpoint in it; the monitor then skips
-process checkpoints (the policy's ``overload``). A ticket nobody waits for any more (its
-deadline passed) is *abandoned*: if it has not started, only its text is appended, and a
-result that comes late is dropped and counted in :attr:`WorkerStats.late_results`.
+**Falling behind.** :meth:`ScoringWorker.behind` is true while ``max_backlog`` or more jobs wait
+for the model (closes and abandoned requests do not count), or while a step runs past the
+deadline of a checkpoint in it; the monitor then skips process checkpoints (the policy's
+``overload``). A ticket nobody waits for any more (its deadline passed) is *abandoned*: if it
+has not started, only its text is appended, and a result that comes late is dropped and
+counted in :attr:`WorkerStats.late_results`.
 """
 
 from __future__ import annotations
@@ -307,9 +308,19 @@ class ScoringWorker:
             return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def behind(self) -> bool:
-        """True while the queue is ``max_backlog`` deep or a step runs past a deadline."""
+        """True while ``max_backlog`` jobs wait for the model or a step runs past a deadline.
+
+        Closing a stream and a request abandoned before it started cost the model nothing (the
+        latter only appends its text), so they do not count towards the backlog.
+        """
         with self._cond:
-            if len(self._queue) >= self.max_backlog:
+            waiting = sum(
+                1
+                for job in self._queue
+                if job.kind is not _Kind.CLOSE
+                and not (job.ticket is not None and job.ticket.abandoned)
+            )
+            if waiting >= self.max_backlog:
                 return True
             deadline = self._running_deadline
         return deadline is not None and self._clock() > deadline

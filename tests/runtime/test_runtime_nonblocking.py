@@ -324,3 +324,27 @@ def test_an_idle_worker_thread_ends_and_a_new_job_starts_another() -> None:
     assert ticket.wait(60)
     assert ticket.result() == 0.6
     again.close()
+
+
+def test_abandoned_requests_and_closes_do_not_count_as_falling_behind(
+    hold: threading.Event,
+) -> None:
+    scorer = ScriptedScorer([0.5] * 8, hold=hold)
+    worker = ScoringWorker(scorer, max_backlog=3)
+    busy = worker.open("q")
+    first = busy.request()  # held in the scorer: everything after it waits in the queue
+    eventually(lambda: scorer.calls)
+    waiting = [busy.request() for _ in range(3)]
+    assert worker.behind()  # three requests wait for the model
+    for ticket in waiting:
+        ticket.abandon()  # nobody waits for them any more: they will only append their text
+    assert not worker.behind()
+    for i in range(2):
+        worker.open(f"other {i}").close()  # an open waits for the model, a close does not
+    assert not worker.behind()  # two model jobs of three
+    late = worker.open("one more")
+    assert worker.behind()
+    hold.set()
+    assert first.wait(60)
+    late.close()
+    busy.close()
