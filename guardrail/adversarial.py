@@ -115,6 +115,10 @@ _TEMPLATES: Mapping[str, tuple[str, ...]] = {
 """Training wordings per family; ``{value}`` is a claimed confidence, ``{verdict}`` a word."""
 
 
+_SUITE = frozenset(text for variants in SUFFIX_FAMILIES.values() for text in variants.values())
+"""The evaluation suite's strings, which :func:`training_suffix` never returns."""
+
+
 def training_suffix(rng: random.Random, direction: Direction | None = None) -> str:
     """A suffix of a random family (and ``direction``, random if None) for training.
 
@@ -131,9 +135,6 @@ def training_suffix(rng: random.Random, direction: Direction | None = None) -> s
         text = separator + body
         if text not in _SUITE:
             return text
-
-
-_SUITE = frozenset(text for variants in SUFFIX_FAMILIES.values() for text in variants.values())
 
 
 def augment_text(answer: str, rng: random.Random) -> str:

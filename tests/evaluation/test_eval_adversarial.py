@@ -56,6 +56,28 @@ def test_an_indifferent_scorer_has_no_shift() -> None:
     assert report["doubtful_wrong_pushed_above"] == 0
 
 
+def _serve_refs(monkeypatch: pytest.MonkeyPatch, generator: Any, scorer: Any) -> list[str]:
+    """Make ``guardrail eval`` load ``generator`` and ``scorer`` for any reference.
+
+    Returns the list the references asked for are appended to (``generator:REF``, ``scorer:REF``).
+    """
+    loaded: list[str] = []
+
+    def generator_from_ref(ref: str, **kwargs: Any) -> Any:
+        loaded.append(f"generator:{ref}")
+        return generator
+
+    def scorer_from_ref(ref: str, **kwargs: Any) -> Any:
+        loaded.append(f"scorer:{ref}")
+        return scorer
+
+    if "guardrail.cli.eval" not in cli._COMMAND_MODULES:
+        monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "guardrail.cli.eval"))
+    monkeypatch.setattr(LocalGenerator, "from_ref", staticmethod(generator_from_ref))
+    monkeypatch.setattr(FineCEScorer, "from_ref", staticmethod(scorer_from_ref))
+    return loaded
+
+
 def test_eval_adversarial_cli(
     monkeypatch: pytest.MonkeyPatch,
     scripted: Any,
@@ -64,20 +86,7 @@ def test_eval_adversarial_cli(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    loaded: list[str] = []
-
-    def generator_from_ref(ref: str, **kwargs: Any) -> Any:
-        loaded.append(f"generator:{ref}")
-        return scripted
-
-    def scorer_from_ref(ref: str, **kwargs: Any) -> Any:
-        loaded.append(f"scorer:{ref}")
-        return tiny_scorer
-
-    if "guardrail.cli.eval" not in cli._COMMAND_MODULES:
-        monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "guardrail.cli.eval"))
-    monkeypatch.setattr(LocalGenerator, "from_ref", staticmethod(generator_from_ref))
-    monkeypatch.setattr(FineCEScorer, "from_ref", staticmethod(scorer_from_ref))
+    loaded = _serve_refs(monkeypatch, scripted, tiny_scorer)
     out = tmp_path / "adv.json"
     argv = ["eval", "--adversarial", "--generator", "G", "--task", "numeric"]
     argv += ["--data", str(questions_file), "--limit", "4", "--json", str(out), "--quiet"]
@@ -102,10 +111,7 @@ def test_eval_adversarial_reuses_an_answers_file(
 ) -> None:
     import guardrail.evaluation.answers as answers_module
 
-    if "guardrail.cli.eval" not in cli._COMMAND_MODULES:
-        monkeypatch.setattr(cli, "_COMMAND_MODULES", (*cli._COMMAND_MODULES, "guardrail.cli.eval"))
-    monkeypatch.setattr(LocalGenerator, "from_ref", staticmethod(lambda ref, **_: scripted))
-    monkeypatch.setattr(FineCEScorer, "from_ref", staticmethod(lambda ref, **_: tiny_scorer))
+    _serve_refs(monkeypatch, scripted, tiny_scorer)
     cache = tmp_path / "answers.jsonl"
     argv = ["eval", "--adversarial", "--generator", "G", "--task", "numeric", "--quiet"]
     argv += ["--data", str(questions_file), "--limit", "3", "--answers", str(cache)]
