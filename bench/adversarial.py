@@ -46,10 +46,10 @@ def main() -> None:
     parser.add_argument("--generator", help="logprob:/hybrid: scorers: the answers' model")
     args = parser.parse_args()
 
-    from guardrail.evaluation.adversarial import adversarial_report, score_adversarial
     from guardrail.generation import LocalGenerator
+    from guardrail.lab.evaluation.adversarial import adversarial_report, score_adversarial
+    from guardrail.lab.tasks import get_task
     from guardrail.scorers import create_text_scorer
-    from guardrail.tasks import get_task
 
     source = json.loads(Path(args.report).read_text(encoding="utf-8"))
     generated = source["generated"]

@@ -48,10 +48,10 @@ def main() -> None:
 
     import torch
 
-    from guardrail.data import LocalBatchGenerator, Prompt
     from guardrail.generation import LocalGenerator
+    from guardrail.lab.data import LocalBatchGenerator, Prompt
+    from guardrail.lab.tasks import SyntheticArithmeticTask
     from guardrail.models import load_model
-    from guardrail.tasks import SyntheticArithmeticTask
 
     loaded = load_model(args.model)
     task = SyntheticArithmeticTask((1, 2))

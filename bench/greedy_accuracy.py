@@ -32,9 +32,9 @@ def main() -> None:
 
     import torch
 
-    from guardrail.evaluation.answers import GenerationSettings, generate_answer
     from guardrail.generation import LocalGenerator
-    from guardrail.tasks import SyntheticArithmeticTask
+    from guardrail.lab.evaluation.answers import GenerationSettings, generate_answer
+    from guardrail.lab.tasks import SyntheticArithmeticTask
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     started = time.perf_counter()

@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from guardrail.data import LocalBatchGenerator, Prompt
-    from guardrail.tasks import SyntheticArithmeticTask
+    from guardrail.lab.data import LocalBatchGenerator, Prompt
+    from guardrail.lab.tasks import SyntheticArithmeticTask
 
     difficulties = tuple(int(d) for d in args.difficulty.split(","))
     generator = LocalBatchGenerator.from_ref(args.model)

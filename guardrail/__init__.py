@@ -8,6 +8,7 @@ never import torch, transformers, LangChain or litellm.
 from __future__ import annotations
 
 import importlib
+from pkgutil import extend_path
 from typing import TYPE_CHECKING, Any
 
 from guardrail.errors import (
@@ -21,6 +22,11 @@ from guardrail.errors import (
     ScorerUnavailableError,
 )
 from guardrail.events import CheckpointEvent, Stage
+
+# ``guardrail.integrations`` lives in the repository's top-level ``integrations/guardrail/``, a
+# second root of this one package (the wheel merges both into ``guardrail/``): a source checkout
+# puts both roots on ``sys.path`` and this finds the second.
+__path__ = extend_path(__path__, __name__)
 
 if TYPE_CHECKING:
     from guardrail.models import load_model

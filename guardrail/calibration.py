@@ -6,7 +6,7 @@ on the dev split of its Monte Carlo labels (soft targets in [0, 1]: each example
 ``label``-weighted positive and a ``1 - label``-weighted negative) and stores it in
 ``finece.json`` under ``calibration``; :class:`~guardrail.scorers.finece.FineCEScorer` applies it
 to every estimate unless it is loaded with ``calibrated=False``. The evaluation uses the same
-map for its dev-fitted baselines (:mod:`guardrail.evaluation.calibration`).
+map for its dev-fitted baselines (:mod:`guardrail.lab.evaluation.calibration`).
 """
 
 from __future__ import annotations

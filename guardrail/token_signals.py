@@ -10,7 +10,7 @@ No trained model: each maps the logprobs of an answer's tokens to a number in ``
   (:mod:`guardrail.entropy`);
 * ``first_token``: the probability of the answer's first token.
 
-They are the evaluation's logprob baselines (:mod:`guardrail.evaluation.baselines`) and the
+They are the evaluation's logprob baselines (:mod:`guardrail.lab.evaluation.baselines`) and the
 ``logprob:`` scorers (:mod:`guardrail.scorers.logprob`). An answer with no tokens has no signal
 (``None``).
 """

@@ -15,8 +15,25 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "guardrail"
-SKIPPED = {"integrations", "_presets"}  # links to the repository's integrations/ and policies/
+ROOT = Path(__file__).resolve().parents[1]
+# The package's two source roots: the core, and ``guardrail.integrations`` in ``integrations/``.
+ROOTS = (ROOT / "guardrail", ROOT / "integrations" / "guardrail" / "integrations")
+# What only the lab (data, training, evaluation, tasks, fitting) and the commands above it may use.
+LAB = "guardrail.lab"
+# Everything the guard runs in an agent process: none of it may import the lab.
+RUNTIME_SIDE = (
+    "guardrail.audit",
+    "guardrail.integrations",
+    "guardrail.monitor",
+    "guardrail.policy",
+    "guardrail.review",
+    "guardrail.runtime",
+    "guardrail.scorers",
+    "guardrail.serving",
+    "guardrail.storage",
+    "guardrail.telemetry",
+    "guardrail.triggers",
+)
 
 KNOWN_CIRCLES: list[set[str]] = []
 
@@ -43,21 +60,20 @@ FORBIDDEN = {
         "guardrail.integrations",
         "guardrail.cli",
         "guardrail.report",
-        "guardrail.evaluation",
-        "guardrail.training",
-        "guardrail.data",
+        "guardrail.lab.evaluation",
+        "guardrail.lab.training",
+        "guardrail.lab.data",
     },
 }
 
 
 def _modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-        if SKIPPED & set(parts):
-            continue
-        name = ".".join(parts)
-        found[name.removesuffix(".__init__")] = path
+    for root in ROOTS:
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root.parent).with_suffix("").parts
+            prefix = ("guardrail",) if root.name == "integrations" else ()
+            found[".".join((*prefix, *parts)).removesuffix(".__init__")] = path
     return found
 
 
@@ -65,8 +81,6 @@ MODULES = _modules()
 
 
 def _resolve(name: str) -> str | None:
-    if name.startswith("guardrail.integrations"):
-        return "guardrail.integrations"  # outside the scan, but a layer the core must not use
     while name and name not in MODULES:
         name = name.rpartition(".")[0]
     return name or None
@@ -150,6 +164,9 @@ def _circles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_the_scan_sees_the_package() -> None:
+    assert not [path for root in ROOTS for path in root.rglob("*") if path.is_symlink()]
+    assert "guardrail.integrations.langchain.handler" in MODULES  # the second root
+    assert "guardrail.runtime" in _full_graph()["guardrail.integrations.langchain.handler"]
     imported = _full_graph()["guardrail.runtime.watch"]
     assert "guardrail.policy" in imported  # from guardrail.policy import Decision, ...
     assert "guardrail.monitor" in imported

@@ -1,4 +1,4 @@
-"""Extract the fact tables shipped in ``guardrail/tasks/_data/`` from two registry packages.
+"""Extract the fact tables shipped in ``guardrail/lab/tasks/_data/`` from two registry packages.
 
 Run once (the output is committed; nothing reads the packages at run time)::
 

@@ -6,13 +6,13 @@
 
 ``--data`` is a label file of ``guardrail data build`` (its model is the build's generator, and
 the logprobs are recomputed by a forward pass of that generator) or a graded JSONL of
-``{"question", "answer", "correct", "logprobs"}`` rows (see :mod:`guardrail.scorers.graded`;
+``{"question", "answer", "correct", "logprobs"}`` rows (see :mod:`guardrail.lab.graded`;
 rows without logprobs need ``--generator``, a local model reference). The map goes into the
 calibration store, where ``logprob:`` scorers find it for that model, or to ``--out``.
 
 For ``hybrid:REF`` the FineCE scorer ``REF`` also scores every answer (and its question), and a
 logistic combiner of its estimates and the logprob signals is fitted
-(:func:`guardrail.scorers.hybrid.fit_hybrid`); give it graded answers ``REF`` was not trained
+(:func:`guardrail.lab.hybrid_fit.fit_hybrid`); give it graded answers ``REF`` was not trained
 on. Several ``--data`` files are pooled (they must name the same generator); ``--max-answers``
 fits on a seeded sample.
 """
@@ -32,8 +32,8 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from guardrail.errors import GuardrailConfigError
+    from guardrail.lab.graded import fit_logprob_calibration
     from guardrail.scorers.calibrations import write_calibration
-    from guardrail.scorers.graded import fit_logprob_calibration
     from guardrail.scorers.logprob import LogprobScorer, parse_logprob_ref
 
     if args.scorer.startswith("hybrid:"):
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
 def _graded(args: argparse.Namespace) -> tuple[Any, str, Any]:
     """The pooled graded answers of ``--data``, the model they are of, and a recomputer."""
     from guardrail.errors import GuardrailConfigError
-    from guardrail.scorers.graded import GradedFile, read_graded
+    from guardrail.lab.graded import GradedFile, read_graded
 
     files = [read_graded(path) for path in args.data]
     builds = sorted({f.generator for f in files if f.generator})
@@ -101,8 +101,9 @@ def _graded(args: argparse.Namespace) -> tuple[Any, str, Any]:
 def _run_hybrid(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from guardrail.lab.hybrid_fit import fit_hybrid
     from guardrail.scorers import create_scorer
-    from guardrail.scorers.hybrid import fit_hybrid, parse_hybrid_ref, write_hybrid
+    from guardrail.scorers.hybrid import parse_hybrid_ref, write_hybrid
 
     inner = parse_hybrid_ref(args.scorer)
     graded, model, recompute = _graded(args)

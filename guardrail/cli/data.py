@@ -47,22 +47,22 @@ def _json_object(text: str) -> dict[str, Any]:
 def _make_generator(args: argparse.Namespace) -> Any:
     ref: str = args.generator
     if ref.startswith(_LITELLM_PREFIX):
-        from guardrail.data.remote import LiteLLMGenerator
+        from guardrail.lab.data.remote import LiteLLMGenerator
 
         return LiteLLMGenerator(
             ref.removeprefix(_LITELLM_PREFIX),
             max_workers=args.workers,
             options=args.litellm_options,
         )
-    from guardrail.data.local import LocalBatchGenerator
+    from guardrail.lab.data.local import LocalBatchGenerator
 
     return LocalBatchGenerator.from_ref(ref, device=args.device, max_batch=args.max_batch)
 
 
 def _build(args: argparse.Namespace) -> int:
-    from guardrail.data import BuildConfig, LabelStore, build, read_records, summarize
     from guardrail.errors import GuardrailConfigError
-    from guardrail.tasks import TaskOptions, get_task
+    from guardrail.lab.data import BuildConfig, LabelStore, build, read_records, summarize
+    from guardrail.lab.tasks import TaskOptions, get_task
 
     options = TaskOptions(
         data=args.data, difficulties=args.difficulty, seed=args.task_seed, split=args.split
@@ -116,8 +116,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from guardrail.data import read_records, summarize
     from guardrail.errors import GuardrailConfigError
+    from guardrail.lab.data import read_records, summarize
 
     records = read_records(args.file)
     if not records:

@@ -6,7 +6,7 @@ Example::
         --task numeric --data questions.jsonl --limit 200 --json out/eval.json
 
 writes ``out/eval.json``, ``out/eval.md``, ``out/eval.reliability.png`` and
-``out/eval.positions.png`` (see :mod:`guardrail.evaluation.analysis` for the JSON layout) and
+``out/eval.positions.png`` (see :mod:`guardrail.lab.evaluation.analysis` for the JSON layout) and
 prints the summary.
 """
 
@@ -107,7 +107,7 @@ def register(sub: Any) -> None:
 
 
 def _task(args: argparse.Namespace) -> Any:
-    from guardrail.tasks import TASKS, TaskOptions, get_task
+    from guardrail.lab.tasks import TASKS, TaskOptions, get_task
 
     name = TASK_ALIASES.get(args.task, args.task)
     if name not in TASKS:
@@ -140,7 +140,7 @@ def _items(task: Any, limit: int | None) -> list[Any]:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from guardrail.evaluation import BCIGrid, EvalConfig, GenerationSettings
+    from guardrail.lab.evaluation import BCIGrid, EvalConfig, GenerationSettings
 
     return EvalConfig(
         generation=GenerationSettings(max_new_tokens=args.max_new_tokens, seed=args.seed),
@@ -159,9 +159,9 @@ def _config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Load the models, run the evaluation and write the report."""
-    from guardrail.data.local import LocalBatchGenerator
-    from guardrail.evaluation import evaluate, write_report
     from guardrail.generation import LocalGenerator
+    from guardrail.lab.data.local import LocalBatchGenerator
+    from guardrail.lab.evaluation import evaluate, write_report
     from guardrail.scorers import create_text_scorer
 
     config = _config(args)
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     files = write_report(
         result.report, args.json, markdown_path=args.markdown, figures_dir=args.figures_dir
     )
-    from guardrail.evaluation import jsonable
+    from guardrail.lab.evaluation import jsonable
 
     print(json.dumps({"summary": jsonable(result.report["summary"]), "files": files}, indent=2))
     return 0
@@ -217,7 +217,7 @@ def _adversarial(
 ) -> int:
     from pathlib import Path
 
-    from guardrail.evaluation.adversarial import evaluate_adversarial
+    from guardrail.lab.evaluation.adversarial import evaluate_adversarial
 
     def progress(message: str) -> None:
         if not args.quiet:

@@ -93,10 +93,10 @@ def register(sub: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
-    """A validated :class:`~guardrail.training.config.TrainConfig` (config errors named)."""
+    """A validated :class:`~guardrail.lab.training.config.TrainConfig` (config errors named)."""
     from pydantic import ValidationError as PydanticError
 
-    from guardrail.training.config import TrainConfig
+    from guardrail.lab.training.config import TrainConfig
 
     try:
         return TrainConfig(
@@ -149,7 +149,7 @@ def parse_kind_weights(text: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print the result as JSON."""
-    from guardrail.training.trainer import train
+    from guardrail.lab.training.trainer import train
 
     result = train(config_from_args(args))
     print(

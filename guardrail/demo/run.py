@@ -18,8 +18,8 @@ from uuid import UUID
 
 from guardrail.demo.terminal import Terminal
 from guardrail.errors import GuardSignal
+from guardrail.lab.tasks.numeric import check_numeric, extract_numeric_answer
 from guardrail.scorers.base import Scorer
-from guardrail.tasks.numeric import check_numeric, extract_numeric_answer
 
 __all__ = ["DEMO_QUESTIONS", "DemoQuestion", "DemoRow", "run_demo"]
 

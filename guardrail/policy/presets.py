@@ -1,7 +1,9 @@
 """Policies shipped with the package: ``default``, ``strict``, ``observe``, ``math-agent``.
 
-They live in ``policies/`` in the repository and in ``guardrail/_presets`` in the wheel, and are
-read through :mod:`importlib.resources`.
+They live in ``policies/`` at the top of the repository. The wheel carries them as
+``guardrail/_presets`` (read through :mod:`importlib.resources`); a source checkout (an editable
+install, or the tree on ``sys.path``) reads ``policies/`` in place, so there is one copy to edit
+and nothing links the two.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from guardrail.errors import ConfigIssue, GuardrailConfigError
 from guardrail.policy.diagnostics import closest_name
@@ -20,8 +23,14 @@ _SUFFIX = ".yaml"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+_SOURCE_TREE = Path(__file__).resolve().parents[2] / "policies"
+
+
 def _directory() -> Traversable:
-    return files("guardrail") / "_presets"
+    packaged = files("guardrail") / "_presets"
+    if packaged.is_dir():
+        return packaged  # an installed wheel
+    return _SOURCE_TREE
 
 
 def list_presets() -> list[str]:

@@ -257,7 +257,7 @@ def scorer_for_model(scorer: Scorer, model: str) -> tuple[Scorer, bool | None]:
 
 def card_for_artifact(ref: str, directory: Path) -> ScorerCard:
     """The card of a trained scorer artifact, from its ``finece.json``."""
-    from guardrail.training.artifact import read_metadata
+    from guardrail.scorers.artifact import read_metadata
 
     meta = read_metadata(directory)
     recorded = meta.get("card")
@@ -351,7 +351,7 @@ def record_heldout(directory: Path, report: Path) -> dict[str, Any]:
     scorer can carry its figures on the answers of several generators.
     """
     from guardrail.errors import GuardrailConfigError
-    from guardrail.training.artifact import read_metadata, write_metadata
+    from guardrail.scorers.artifact import read_metadata, write_metadata
 
     meta = read_metadata(directory)
     try:

@@ -205,7 +205,7 @@ def _artifact_entry(ref: str, key: str) -> tuple[Any, str]:
     from pathlib import Path
 
     from guardrail.models.loader import resolve_model_path
-    from guardrail.training.artifact import read_metadata
+    from guardrail.scorers.artifact import read_metadata
 
     location = resolve_model_path(ref)
     if not isinstance(location, Path) or not (location / "finece.json").is_file():

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from guardrail.evaluation.families import family_rows, pooled_outcome
-from guardrail.evaluation.families import format_figure as fmt
+from guardrail.lab.evaluation.families import family_rows, pooled_outcome
+from guardrail.lab.evaluation.families import format_figure as fmt
 
 HERE = Path(__file__).resolve().parent
 FAMILIES = ("facts", "unit-conversion")
@@ -87,7 +87,7 @@ def _pooled_baselines(
     reports: dict[str, Any],
 ) -> dict[str, tuple[float, list[float] | None]]:
     """Each baseline's outcome AUROC over both families' answers (bootstrap interval)."""
-    from guardrail.evaluation.metrics import metric_table
+    from guardrail.lab.evaluation.metrics import metric_table
 
     answers = [answer for report in reports.values() for answer in report["answers"]]
     labels = [bool(a["correct"]) for a in answers]

@@ -60,7 +60,7 @@ case $STEP in
     done
     ;;
   table)
-    .venv/bin/python -m guardrail.evaluation.families "$OUT"/*-*.json --json "$OUT/table.json" \
+    .venv/bin/python -m guardrail.lab.evaluation.families "$OUT"/*-*.json --json "$OUT/table.json" \
       --markdown "$OUT/table.md"
     ;;
   *) echo "unknown step $STEP" >&2; exit 2 ;;

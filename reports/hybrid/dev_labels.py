@@ -3,7 +3,7 @@
     python reports/hybrid/dev_labels.py ARTIFACT OUT
 
 Reads the artifact's ``finece.json`` (training data, ``dev_fraction``, ``seed``), splits the
-questions exactly as the trainer did (:func:`guardrail.training.examples.split_by_question`)
+questions exactly as the trainer did (:func:`guardrail.lab.training.examples.split_by_question`)
 and writes the meta line and every record of the dev questions to ``OUT``: a label file that
 ``guardrail calibrate --scorer hybrid:...`` reads like any other.
 """
@@ -14,8 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from guardrail.training.artifact import read_metadata
-from guardrail.training.examples import load_examples, split_by_question
+from guardrail.lab.training.examples import load_examples, split_by_question
+from guardrail.scorers.artifact import read_metadata
 
 
 def main(artifact: str, out: str) -> int:

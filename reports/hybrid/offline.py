@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrail.combiner import HYBRID_FEATURES, LogisticCombiner, fit_combiner
-from guardrail.evaluation.metrics import auroc, bootstrap, ece
+from guardrail.lab.evaluation.metrics import auroc, bootstrap, ece
 from guardrail.scorers.hybrid import read_hybrid
 
 SIGNALS = ("mean_logprob", "min_window", "mean_entropy")

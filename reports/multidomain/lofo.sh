@@ -10,7 +10,7 @@
 # (default 240: a fixed budget, so that the five runs are comparable; the in-family candidate
 # had 480), into artifacts/lofo-FAMILY; then its held-out report on FAMILY's 60 questions, on
 # the same cached answers as every other scorer (reports/multidomain/run.sh):
-# reports/multidomain/lofo-FAMILY.json. The table: python -m guardrail.evaluation.families --json
+# reports/multidomain/lofo-FAMILY.json. The table: python -m guardrail.lab.evaluation.families --json
 # reports/multidomain/lofo-table.json --markdown reports/multidomain/lofo-table.md \
 # reports/multidomain/lofo-{facts,fact-choice,table-lookup,unit-conversion,synthetic}.json
 set -euo pipefail

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from guardrail.data.generator import Prompt
-from guardrail.data.local import LocalBatchGenerator
 from guardrail.errors import ModelUnavailableError
 from guardrail.generation import LocalGenerator, continue_prompt, render_plain, render_prompt
+from guardrail.lab.data.generator import Prompt
+from guardrail.lab.data.local import LocalBatchGenerator
+from guardrail.lab.tasks import SyntheticArithmeticTask
 from guardrail.models import BUILTIN_MODELS, clear_model_cache, load_model
 from guardrail.models.builtin import MODEL_INFO_FILE, BuiltinModel, WheelPart, _find_gguf
 from guardrail.models.cache import cache_dir
-from guardrail.tasks import SyntheticArithmeticTask
 
 
 @pytest.fixture(autouse=True)

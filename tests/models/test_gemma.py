@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from guardrail.errors import ModelUnavailableError
-from guardrail.evaluation.answers import GenerationSettings, generate_answer
 from guardrail.generation import LocalGenerator
-from guardrail.tasks import SyntheticArithmeticTask
+from guardrail.lab.evaluation.answers import GenerationSettings, generate_answer
+from guardrail.lab.tasks import SyntheticArithmeticTask
 
 pytestmark = pytest.mark.slow
 

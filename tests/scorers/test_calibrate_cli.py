@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from guardrail.cli import main
+from guardrail.lab.tasks import SyntheticArithmeticTask
 from guardrail.scorers import create_scorer
 from guardrail.scorers.logprob import LogprobScorer
-from guardrail.tasks import SyntheticArithmeticTask
 
 
 @pytest.fixture(autouse=True)

@@ -17,15 +17,15 @@ from guardrail.combiner import HYBRID_FEATURES, LogisticCombiner
 from guardrail.entropy import TokenLogprobs, parse_logprobs
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
 from guardrail.events import Stage
+from guardrail.lab.graded import GradedAnswer, GradedFile
+from guardrail.lab.hybrid_fit import fit_hybrid
 from guardrail.monitor import ConfidenceMonitor
 from guardrail.scorers import create_scorer, reads_generator_logprobs
 from guardrail.scorers.card import ScorerMismatchWarning, scorer_for_model
 from guardrail.scorers.card_refs import card_for_ref
-from guardrail.scorers.graded import GradedAnswer, GradedFile
 from guardrail.scorers.hybrid import (
     HybridCalibration,
     HybridScorer,
-    fit_hybrid,
     hybrid_inputs,
     load_hybrids,
     parse_hybrid_ref,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from guardrail.calibration import PlattMap
 from guardrail.entropy import TokenLogprobs
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
-from guardrail.evaluation import baselines
+from guardrail.lab.evaluation import baselines
 from guardrail.monitor import ConfidenceMonitor
 from guardrail.scorers import create_scorer
 from guardrail.scorers.calibrations import ModelCalibration, load_calibrations, write_calibration

@@ -65,14 +65,17 @@ def test_a_calibrated_model_gets_its_map(
     register_local_provider({"tiny": tiny_generator})
     platt = PlattMap(coef=0.5, intercept=0.3)
     write_calibration(
-        ModelCalibration("logprob:min_window", "guardrail-local/tiny", 16, platt, {"base_rate": 0.4})
+        ModelCalibration(
+            "logprob:min_window", "guardrail-local/tiny", 16, platt, {"base_rate": 0.4}
+        )
     )
     result = guarded_completion(
         model="guardrail-local/tiny", messages=MESSAGES, policy=POLICY, **SAMPLED
     )
     tokens = parse_logprobs(result.output.choices[0].logprobs.model_dump())
     raw = min_window_confidence([t.logprob for t in tokens if t.logprob is not None])
-    assert raw is not None and math.isfinite(raw)
+    assert raw is not None
+    assert math.isfinite(raw)
     assert result.events[-1].confidence == pytest.approx(platt.apply_list([raw])[0])
     assert all(event.scorer_mismatch is False for event in result.events)
 
