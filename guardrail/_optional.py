@@ -16,3 +16,17 @@ def require(module: str, extra: str) -> ModuleType:
         if exc.name is not None and module.split(".")[0] != exc.name.split(".")[0]:
             raise  # the module exists but one of *its* imports is broken: show that
         raise MissingExtraError(module.split(".")[0], extra) from exc
+
+
+LOCAL_MODULES = ("torch", "transformers", "safetensors")
+
+
+def require_local() -> None:
+    """Check that the ``local`` extra (torch and transformers) is installed.
+
+    Called where a model is loaded (the local scorer, the embedded models, client-side
+    tokenizers), so that a base install using a local model fails with one error that names
+    the extra instead of a bare ``ModuleNotFoundError`` deep inside a checkpoint.
+    """
+    for module in LOCAL_MODULES:
+        require(module, "local")

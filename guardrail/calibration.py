@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from guardrail._optional import require
 from guardrail.errors import GuardrailConfigError
 
 __all__ = ["PlattMap", "StageCalibration", "fit_platt_soft", "logit"]
@@ -107,7 +108,7 @@ def fit_platt_soft(scores: Any, targets: Any) -> PlattMap:
     A negative fitted slope becomes the constant map to the mean target (the constrained
     maximum-likelihood fit). Needs at least two examples and targets that are not all equal.
     """
-    from sklearn.linear_model import LogisticRegression
+    LogisticRegression = require("sklearn.linear_model", "lab").LogisticRegression
 
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     y = np.asarray(targets, dtype=np.float64).reshape(-1)

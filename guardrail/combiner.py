@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from guardrail._optional import require
 from guardrail.calibration import logit
 from guardrail.errors import GuardrailConfigError
 
@@ -99,8 +100,8 @@ def fit_combiner(
     rows: Sequence[Mapping[str, float]], labels: Sequence[bool], features: Sequence[str]
 ) -> LogisticCombiner:
     """Fit on graded answers: ``rows[i]`` holds each feature's confidence for answer ``i``."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    np = require("numpy", "lab")
+    LogisticRegression = require("sklearn.linear_model", "lab").LogisticRegression
 
     if len(rows) != len(labels):
         raise GuardrailConfigError(f"{len(rows)} rows but {len(labels)} labels")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from guardrail._optional import require_local
 from guardrail.errors import ModelUnavailableError
 from guardrail.models.builtin import PromptFormat, convert_gguf, ensure_builtin, read_prompt_format
 from guardrail.models.cache import cache_dir, file_lock
@@ -92,6 +93,7 @@ def resolve_model_path(ref: str) -> Path | str:
 
 def load_model(ref: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Load (or reuse, within this process) the causal LM named by ``ref``, in eval mode."""
+    require_local()
     placement = choose_placement(device, dtype)
     key = (ref, placement.device, placement.dtype)
     with _cache_lock:
@@ -104,6 +106,7 @@ def load_model(ref: str, *, device: str = "auto", dtype: str = "auto") -> Loaded
 
 def load_model_copy(ref: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """A private copy of the model (not shared through the cache), e.g. to fine-tune it."""
+    require_local()
     return _load_uncached(ref, choose_placement(device, dtype))
 
 

@@ -69,7 +69,7 @@ def cluster_texts(texts: Sequence[str], threshold: float) -> list[Cluster]:
         return [Cluster(tuple(range(len(texts))), 0)]
     from guardrail._optional import require
 
-    cluster = require("sklearn.cluster", "train")
+    cluster = require("sklearn.cluster", "lab")
     labels = cluster.AgglomerativeClustering(
         n_clusters=None,
         metric="precomputed",
@@ -94,8 +94,8 @@ def _cosine_distances(texts: Sequence[str]) -> NDArray[np.float64] | None:
 
     from guardrail._optional import require
 
-    text = require("sklearn.feature_extraction.text", "train")
-    pairwise = require("sklearn.metrics.pairwise", "train")
+    text = require("sklearn.feature_extraction.text", "lab")
+    pairwise = require("sklearn.metrics.pairwise", "lab")
 
     vectorizer = text.TfidfVectorizer(token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 1))
     try:

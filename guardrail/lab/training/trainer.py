@@ -353,7 +353,7 @@ def _plot(curve: Path, png: Path, say: Callable[[str], None]) -> None:
     except ImportError:
         say(
             "learning_curve.png not drawn: matplotlib is missing "
-            "(pip install 'finece-guardrail[train]')"
+            "(pip install 'finece-guardrail[lab]')"
         )
 
 

@@ -100,6 +100,9 @@ class PromptTokens:
 
 def load_tokenizer(ref: str) -> Any:
     """The tokenizer of the model ``ref`` names (an adapter artifact's base model's)."""
+    from guardrail._optional import require_local
+
+    require_local()
     from transformers import AutoTokenizer
 
     from guardrail.models.loader import base_model_ref, resolve_model_path

@@ -64,7 +64,7 @@ class HttpTransport:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._httpx = require("httpx", "remote")
+        self._httpx = require("httpx", "all")  # a base dependency: only a broken install lacks it
         self.base_url = base_url.rstrip("/")
         self.connect_timeout_s = connect_timeout_s
         self.max_attempts = max_attempts
