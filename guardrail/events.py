@@ -10,11 +10,15 @@ __all__ = ["CheckpointEvent", "Stage"]
 
 
 class Stage(StrEnum):
-    """Where in the generation a confidence was estimated (FINECE.md, three settings)."""
+    """Where in the generation a confidence was estimated (FINECE.md, three settings).
+
+    ``TOOL_CALL`` is a model turn's call of a tool (an agent's action), judged before it runs.
+    """
 
     QUESTION = "question"
     PROCESS = "process"
     OUTCOME = "outcome"
+    TOOL_CALL = "tool_call"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ YAML form
 *and*). Each key takes a short scalar form or a full mapping form::
 
     when:
-      stage: process                      # or [process, outcome]
+      stage: process                      # or [process, outcome]; tool_call: a tool call
+      tool: [send_email, "delete_*"]      # a tool_call checkpoint's tool (globs, any may match)
       confidence_below: 0.3               # or {value: 0.3, source: raw}
       confidence_above: 0.1               # or {value: 0.1, source: raw}
       drop_from_max: 0.25                 # or {delta: 0.25, source: raw}
@@ -76,11 +77,12 @@ __all__ = [
     "ScorerMismatchCondition",
     "StageCondition",
     "TagsCondition",
+    "ToolCondition",
     "Verdict",
     "evaluate",
 ]
 
-StageName = Literal["question", "process", "outcome"]
+StageName = Literal["question", "process", "outcome", "tool_call"]
 ConfidenceSource = Literal["raw", "revised"]
 MetaScalar = str | int | float | bool
 
@@ -150,6 +152,15 @@ class AttemptCondition(PolicyModel):
 
 class ModelCondition(PolicyModel):
     """The generator's model name matches one of the glob ``patterns`` (case-sensitive)."""
+
+    patterns: list[NonEmptyStr] = Field(min_length=1)
+
+
+class ToolCondition(PolicyModel):
+    """The checkpoint judges a call of a tool whose name matches one of the glob ``patterns``.
+
+    Holds only at ``tool_call`` checkpoints (an answer's checkpoints call no tool).
+    """
 
     patterns: list[NonEmptyStr] = Field(min_length=1)
 
@@ -272,6 +283,13 @@ ModelField = Annotated[
         str | list[str] | ModelCondition,
     ),
 ]
+ToolField = Annotated[
+    ToolCondition | None,
+    before(
+        _listy("tool", "patterns", "a tool name glob or a list of them"),
+        str | list[str] | ToolCondition,
+    ),
+]
 TagsField = Annotated[
     TagsCondition | None,
     before(_listy("tags", "all_of", "a list of tags"), str | list[str] | TagsCondition),
@@ -301,6 +319,7 @@ Atom = (
     | TagsCondition
     | MetadataCondition
     | ScorerMismatchCondition
+    | ToolCondition
 )
 
 
@@ -325,6 +344,7 @@ class Condition(PolicyModel):
     tags: TagsField = None
     metadata: MetadataField = None
     scorer_mismatch: ScorerMismatchField = None
+    tool: ToolField = None
     all_: list[Condition] | None = Field(default=None, alias="all", min_length=1)
     any_: list[Condition] | None = Field(default=None, alias="any", min_length=1)
     not_: Condition | None = Field(default=None, alias="not")
@@ -358,6 +378,7 @@ class Condition(PolicyModel):
             self.tags,
             self.metadata,
             self.scorer_mismatch,
+            self.tool,
         )
         return [value for value in values if value is not None]
 
@@ -452,8 +473,19 @@ def _check_atom(atom: Atom, facts: Facts) -> Verdict:
             return _check_run(atom, facts)
         case ScorerMismatchCondition():
             return _check_mismatch(atom, facts)
+        case ToolCondition():
+            return _check_tool(atom, facts)
         case _:
             assert_never(atom)
+
+
+def _check_tool(atom: ToolCondition, facts: Facts) -> Verdict:
+    tool = facts.context.tool
+    if facts.event.stage is not Stage.TOOL_CALL or tool is None:
+        return Verdict(False, ("no tool call at this checkpoint",))
+    ok = any(fnmatch.fnmatchcase(tool, pattern) for pattern in atom.patterns)
+    pats = ", ".join(atom.patterns)
+    return Verdict(ok, (f"tool {tool!r} {'matches' if ok else 'not in'} {pats}",))
 
 
 def _check_mismatch(atom: ScorerMismatchCondition, facts: Facts) -> Verdict:

@@ -19,7 +19,9 @@ class RunContext:
     ``attempt`` is 1 for the first generation of an answer and grows with every retry or
     escalation. ``model`` is the generator's name (matched by ``model:`` globs), ``tags`` and
     ``metadata`` are free-form labels of the run, and ``max_tokens`` is the generation's token
-    limit, used for the fraction of the answer seen (``None``: unknown).
+    limit, used for the fraction of the answer seen (``None``: unknown). ``tool`` is the name
+    of the tool a ``tool_call`` checkpoint judges (matched by ``tool:`` globs; ``None``
+    elsewhere).
     """
 
     attempt: int = 1
@@ -27,6 +29,7 @@ class RunContext:
     tags: frozenset[str] = frozenset()
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
     max_tokens: int | None = None
+    tool: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 1:
@@ -55,4 +58,5 @@ class RunContext:
             "tags": sorted(self.tags),
             "metadata": redact(dict(self.metadata)),
             "max_tokens": self.max_tokens,
+            **({} if self.tool is None else {"tool": self.tool}),
         }

@@ -32,7 +32,7 @@ def test_validate_reports_every_invalid_file(
     assert f"INVALID {bad}" in captured.err
     assert (
         f"{bad}:4:19: rules[0].when.stage: invalid value 'proces' "
-        "(expected one of 'question', 'process' or 'outcome'; did you mean 'process'?)"
+        "(expected one of 'question', 'process', 'outcome' or 'tool_call'; did you mean 'process'?)"
     ) in captured.err
     assert f"INVALID {missing}" in captured.err
 
