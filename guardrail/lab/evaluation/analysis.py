@@ -44,6 +44,10 @@ __all__ = ["METHOD_NAMES", "SUMMARY_KEYS", "build_report"]
 SUMMARY_KEYS: tuple[str, ...] = (
     "finece_outcome_auroc",
     "finece_outcome_ece",
+    "finece_outcome_ece_noise_floor",
+    "finece_outcome_ece_within_noise",
+    "finece_outcome_confidence_gap",
+    "finece_outcome_brier",
     "finece_p1_auroc",
     "best_baseline_outcome_auroc",
     "base_accuracy",
@@ -225,13 +229,17 @@ def _baselines_by_auroc(methods: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(ranked, key=lambda row: -float(row["auroc"]))
 
 
-def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str]]:
+def _summary(report: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     finece = report["methods"]["finece"]["raw"]
     ranked = report["baselines_by_auroc"]
     accepted = next(r for r in report["downstream"]["acceptance"] if r["threshold"] == 0.8)
-    summary = {
+    summary: dict[str, Any] = {
         "finece_outcome_auroc": finece["auroc"],
         "finece_outcome_ece": finece["ece_15"],
+        "finece_outcome_ece_noise_floor": finece["ece_noise_floor"],
+        "finece_outcome_ece_within_noise": finece["ece_within_noise"],
+        "finece_outcome_confidence_gap": finece["confidence_gap"],
+        "finece_outcome_brier": finece["brier"],
         "finece_p1_auroc": report["positions"]["p1"]["auroc"],
         "best_baseline_outcome_auroc": float(ranked[0]["auroc"]) if ranked else math.nan,
         "base_accuracy": report["meta"]["base_accuracy"],
@@ -246,6 +254,10 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
     reasons = {
         "finece_outcome_auroc": finece["undefined"].get("auroc"),
         "finece_outcome_ece": finece["undefined"].get("ece_15"),
+        "finece_outcome_ece_noise_floor": finece["undefined"].get("ece_noise_floor"),
+        "finece_outcome_ece_within_noise": finece["undefined"].get("ece_within_noise"),
+        "finece_outcome_confidence_gap": finece["undefined"].get("confidence_gap"),
+        "finece_outcome_brier": finece["undefined"].get("brier"),
         "finece_p1_auroc": report["positions"]["p1"]["undefined"].get("auroc"),
         "best_baseline_outcome_auroc": "no baseline has a defined AUROC",
         "base_accuracy": "no answers",
@@ -257,7 +269,7 @@ def _summary(report: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, str
     undefined = {
         key: str(reasons[key] or "undefined")
         for key, value in summary.items()
-        if isinstance(value, float) and math.isnan(value)
+        if value is None or (isinstance(value, float) and math.isnan(value))
     }
     return summary, undefined
 

@@ -4,6 +4,9 @@ Every function takes ``conf`` (confidences in [0, 1]) and ``correct`` (0/1 or bo
 length and returns a float. Conventions (FINECE.md): ECE with equal-width bins (15 primary, 10
 also reported), AUROC with *correct* answers as the positive class, AUPRC with *errors* as the
 positive class (scored by ``1 - conf``), accuracy at coverage over the most confident answers.
+ECE, the reliability bins, the Brier score and the calibration noise floor are
+:mod:`guardrail.reliability`'s (one implementation, shared with the runtime's drift monitor);
+:func:`metric_table` reports ECE beside its noise floor (:data:`NOISE_NAMES`).
 
 Invalid input (lengths differ, a confidence outside [0, 1] or NaN, a label other than 0/1) is a
 :class:`~guardrail.errors.GuardrailConfigError`. Valid but degenerate input never raises: a
@@ -23,10 +26,19 @@ import numpy as np
 import numpy.typing as npt
 
 from guardrail.errors import GuardrailConfigError
+from guardrail.reliability import (
+    bin_index,
+    brier,
+    calibration_summary,
+    ece,
+    reliability_bins,
+    validate,
+)
 
 __all__ = [
     "CI_METRICS",
     "METRIC_NAMES",
+    "NOISE_NAMES",
     "Metric",
     "accuracy_at_coverage",
     "auprc_errors",
@@ -48,64 +60,13 @@ Metric = Callable[[Any, Any], float]
 """``metric(conf, correct) -> float``: the shape :func:`bootstrap` resamples."""
 
 
-def validate(conf: Any, correct: Any) -> tuple[FloatArray, FloatArray]:
-    """``(conf, correct)`` as 1-D float arrays, or :class:`GuardrailConfigError` if invalid."""
-    c = np.asarray(conf, dtype=np.float64)
-    y = np.asarray(correct, dtype=np.float64)
-    problems = []
-    if c.ndim != 1 or y.ndim != 1:
-        problems.append(f"conf and correct must be 1-D, got shapes {c.shape} and {y.shape}")
-    elif c.shape != y.shape:
-        problems.append(f"conf and correct differ in length: {c.size} != {y.size}")
-    if not np.all(np.isfinite(c)):
-        problems.append("conf contains NaN or infinite values")
-    elif c.size and (c.min() < 0.0 or c.max() > 1.0):
-        problems.append(f"conf must lie in [0, 1], got values in [{c.min()}, {c.max()}]")
-    if y.size and not np.all((y == 0.0) | (y == 1.0)):
-        problems.append("correct must hold only 0/1 (or booleans)")
-    if problems:
-        raise GuardrailConfigError("; ".join(problems))
-    return c, y
-
-
 # ---------------------------------------------------------------- calibration
-def _bin_index(conf: FloatArray, n_bins: int) -> npt.NDArray[np.int64]:
-    if n_bins < 1:
-        raise GuardrailConfigError(f"n_bins must be >= 1, got {n_bins}")
-    return np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
-
-
-def reliability_bins(conf: Any, correct: Any, n_bins: int = 15) -> list[dict[str, float]]:
-    """Per equal-width bin ``[lo, hi)`` (the last one closed): count, mean confidence, accuracy.
-
-    Empty bins have ``count == 0`` and NaN means.
-    """
-    c, y = validate(conf, correct)
-    index = _bin_index(c, n_bins)
-    counts = np.bincount(index, minlength=n_bins)
-    conf_sum = np.bincount(index, weights=c, minlength=n_bins)
-    acc_sum = np.bincount(index, weights=y, minlength=n_bins)
-    rows = []
-    for b in range(n_bins):
-        n = int(counts[b])
-        rows.append(
-            {
-                "lo": b / n_bins,
-                "hi": (b + 1) / n_bins,
-                "count": float(n),
-                "confidence": float(conf_sum[b] / n) if n else math.nan,
-                "accuracy": float(acc_sum[b] / n) if n else math.nan,
-            }
-        )
-    return rows
-
-
 def _bin_gaps(conf: Any, correct: Any, n_bins: int) -> tuple[FloatArray, FloatArray]:
     """Per non-empty bin: ``|accuracy - mean confidence|`` and the bin's share of samples."""
     c, y = validate(conf, correct)
     if c.size == 0:
         return np.empty(0), np.empty(0)
-    index = _bin_index(c, n_bins)
+    index = bin_index(c, n_bins)
     counts = np.bincount(index, minlength=n_bins).astype(np.float64)
     conf_sum = np.bincount(index, weights=c, minlength=n_bins)
     acc_sum = np.bincount(index, weights=y, minlength=n_bins)
@@ -114,26 +75,10 @@ def _bin_gaps(conf: Any, correct: Any, n_bins: int) -> tuple[FloatArray, FloatAr
     return gaps, counts[full] / c.size
 
 
-def ece(conf: Any, correct: Any, n_bins: int = 15) -> float:
-    """Expected calibration error: sample-weighted mean of per-bin ``|accuracy - confidence|``."""
-    gaps, weights = _bin_gaps(conf, correct, n_bins)
-    return float(np.sum(gaps * weights)) if gaps.size else math.nan
-
-
 def mce(conf: Any, correct: Any, n_bins: int = 15) -> float:
     """Maximum calibration error: the largest per-bin ``|accuracy - confidence|``."""
     gaps, _ = _bin_gaps(conf, correct, n_bins)
     return float(gaps.max()) if gaps.size else math.nan
-
-
-def brier(conf: Any, correct: Any) -> float:
-    """Brier score: mean squared difference between confidence and correctness (in [0, 1])."""
-    from sklearn.metrics import brier_score_loss
-
-    c, y = validate(conf, correct)
-    if c.size == 0:
-        return math.nan
-    return float(brier_score_loss(y.astype(int), c, pos_label=1, labels=[0, 1]))
 
 
 def nll(conf: Any, correct: Any) -> float:
@@ -226,6 +171,20 @@ METRIC_NAMES: tuple[str, ...] = (
 )
 """Keys of :func:`metric_table`, in report order."""
 
+NOISE_NAMES: tuple[str, ...] = (
+    "confidence_gap",
+    "ece_noise_floor",
+    "ece_noise_q95",
+    "ece_noise_p",
+    "ece_above_noise",
+    "ece_within_noise",
+)
+"""Keys :func:`metric_table` adds from :func:`guardrail.reliability.calibration_summary`:
+mean confidence minus accuracy, the mean and 95th percentile of a perfectly calibrated scorer's
+ECE-15 at the same confidences, the share of its draws at least the measured ECE-15, the
+measured ECE-15 minus the floor, and whether it is at most the 95th percentile (a bool; ``None``
+without answers; the others are NaN then)."""
+
 CI_METRICS: tuple[str, ...] = ("ece_15", "brier", "auroc", "auprc_errors")
 """Metrics that :func:`metric_table` gives bootstrap intervals by default."""
 
@@ -262,8 +221,9 @@ _METRICS: dict[str, Metric] = {
 
 def undefined_reason(name: str, conf: Any, correct: Any) -> str | None:
     """Why metric ``name`` is NaN on these inputs, or ``None`` when it is defined."""
-    if name not in _METRICS:
-        raise GuardrailConfigError(f"unknown metric {name!r}; expected one of {METRIC_NAMES}")
+    if name not in _METRICS and name not in NOISE_NAMES:
+        known = (*METRIC_NAMES, *NOISE_NAMES)
+        raise GuardrailConfigError(f"unknown metric {name!r}; expected one of {known}")
     _, y = validate(conf, correct)
     if y.size == 0:
         return "no samples"
@@ -312,10 +272,12 @@ def metric_table(
     seed: int = 0,
     ci_metrics: Sequence[str] = CI_METRICS,
 ) -> dict[str, Any]:
-    """Every metric of :data:`METRIC_NAMES` plus ``n``, ``accuracy``, ``mean_confidence``.
+    """Every metric of :data:`METRIC_NAMES` and :data:`NOISE_NAMES`, plus n and the means.
 
-    ``ci`` maps each of ``ci_metrics`` to its bootstrap 95% interval (none when
-    ``n_bootstrap == 0``); ``undefined`` maps each NaN metric to its reason.
+    The means are ``accuracy`` and ``mean_confidence``. ``ci`` maps each of ``ci_metrics`` to
+    its bootstrap 95% interval (none when ``n_bootstrap == 0``); ``undefined`` maps each NaN
+    metric to its reason. The noise floor is simulated with ``seed``
+    (:func:`guardrail.reliability.calibration_summary`).
     """
     c, y = validate(conf, correct)
     table: dict[str, Any] = {
@@ -331,6 +293,9 @@ def metric_table(
         reason = undefined_reason(name, c, y)
         if reason is not None:
             undefined[name] = reason
+    table.update(_noise_columns(c, y, seed))
+    if c.size == 0:
+        undefined.update(dict.fromkeys(NOISE_NAMES, "no samples"))
     ci: dict[str, list[float]] = {}
     if n_bootstrap > 0:
         for name in ci_metrics:
@@ -338,3 +303,15 @@ def metric_table(
     table["ci"] = ci
     table["undefined"] = undefined
     return table
+
+
+def _noise_columns(conf: FloatArray, correct: FloatArray, seed: int) -> dict[str, Any]:
+    summary = calibration_summary(conf, correct, seed=seed)
+    return {
+        "confidence_gap": summary.confidence_gap,
+        "ece_noise_floor": summary.noise_floor,
+        "ece_noise_q95": summary.noise_q95,
+        "ece_noise_p": summary.noise_p,
+        "ece_above_noise": summary.above_noise,
+        "ece_within_noise": summary.within_noise,
+    }

@@ -48,6 +48,8 @@ def jsonable(value: Any) -> Any:
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -61,6 +63,21 @@ def _with_ci(table: Mapping[str, Any], key: str) -> str:
     return text
 
 
+def _noise(table: Mapping[str, Any]) -> str:
+    """``floor [q95]`` of a metric table's ECE noise floor (see ``metrics.NOISE_NAMES``)."""
+    if "ece_noise_floor" not in table:
+        return "n/a"
+    return f"{_fmt(table['ece_noise_floor'])} [{_fmt(table['ece_noise_q95'])}]"
+
+
+def _ece_vs_floor(table: Mapping[str, Any]) -> str:
+    """``ECE / floor``, with ``*`` when the ECE lies beyond the floor's 95th percentile."""
+    if "ece_15" not in table:
+        return "n/a"
+    mark = "*" if table.get("ece_within_noise") is False else ""
+    return f"{_fmt(table['ece_15'])}{mark} / {_fmt(table.get('ece_noise_floor'))}"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -68,13 +85,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _methods_md(methods: Mapping[str, Any]) -> list[str]:
-    header = ["method", "n", "ECE-15", "ECE-10", "MCE", "Brier", "NLL", "AUROC", "AUPRC-err"]
-    header += ["PRR", "acc@50%", "acc@80%", "missing", "flags"]
+    header = ["method", "n", "ECE-15", "ECE floor [q95]", "in noise", "conf - acc", "ECE-10"]
+    header += ["MCE", "Brier", "NLL", "AUROC", "AUPRC-err", "PRR", "acc@50%", "acc@80%"]
+    header += ["missing", "flags"]
     rows, calibrated = [], []
     for name in METHOD_NAMES:
         method = methods[name]
         if method["status"] != "ok":
-            rows.append([name, *["-"] * 12, f"skipped: {method['reason']}"])
+            rows.append([name, *["-"] * (len(header) - 2), f"skipped: {method['reason']}"])
             continue
         raw = method["raw"]
         rows.append(
@@ -82,6 +100,9 @@ def _methods_md(methods: Mapping[str, Any]) -> list[str]:
                 name,
                 str(raw["n"]),
                 _with_ci(raw, "ece_15"),
+                _noise(raw),
+                _fmt(raw.get("ece_within_noise")),
+                _fmt(raw.get("confidence_gap")),
                 _fmt(raw["ece_10"]),
                 _fmt(raw["mce_15"]),
                 _with_ci(raw, "brier"),
@@ -97,13 +118,19 @@ def _methods_md(methods: Mapping[str, Any]) -> list[str]:
         )
         test = method["test"]
         row = [name, str(test["raw"]["n"])]
-        for key in ("ece_15", "auroc"):
-            for variant in ("raw", "platt", "isotonic"):
-                row.append(_fmt(test[variant].get(key)) if variant in test else "n/a")
+        row += [_ece_vs_floor(test[variant]) for variant in ("raw", "platt", "isotonic")]
+        row += [_fmt(test[variant].get("auroc")) for variant in ("raw", "platt", "isotonic")]
         calibrated.append(row)
     lines = ["## Methods (all answers, raw scores; 95% bootstrap intervals)", ""]
+    lines += [
+        "ECE floor: the mean ECE-15 of a perfectly calibrated scorer with the same confidences "
+        "(simulated), its 95th percentile in brackets; in noise: the ECE is at most that "
+        "percentile; conf - acc: mean confidence minus accuracy (> 0: over-confident).",
+        "",
+    ]
     lines += _table(header, rows)
     lines += ["## Test split, raw and after a calibration map fitted on the dev split", ""]
+    lines += ["ECE / its noise floor; `*`: beyond the floor's 95th percentile.", ""]
     cal_header = ["method", "n", "ECE raw", "ECE Platt", "ECE isotonic"]
     cal_header += ["AUROC raw", "AUROC Platt", "AUROC isotonic"]
     return lines + _table(cal_header, calibrated)
@@ -116,13 +143,14 @@ def _positions_md(positions: Mapping[str, Any]) -> list[str]:
             key,
             str(positions[key]["n"]),
             _with_ci(positions[key], "ece_15"),
+            _noise(positions[key]),
             _with_ci(positions[key], "auroc"),
             _fmt(positions[key]["brier"]),
         ]
         for key in keys
     ]
     lines = ["## FineCE by position", ""]
-    lines += _table(["position", "n", "ECE-15", "AUROC", "Brier"], rows)
+    lines += _table(["position", "n", "ECE-15", "ECE floor [q95]", "AUROC", "Brier"], rows)
     share = _fmt(positions["p1_token_share"])
     return [*lines, f"Share of tokens seen at p(1): {share}.", ""]
 

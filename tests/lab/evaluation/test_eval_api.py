@@ -28,6 +28,10 @@ def test_summary_keys_are_the_issue_s() -> None:
     assert evaluation.SUMMARY_KEYS == (
         "finece_outcome_auroc",
         "finece_outcome_ece",
+        "finece_outcome_ece_noise_floor",
+        "finece_outcome_ece_within_noise",
+        "finece_outcome_confidence_gap",
+        "finece_outcome_brier",
         "finece_p1_auroc",
         "best_baseline_outcome_auroc",
         "base_accuracy",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from guardrail.errors import GuardrailConfigError
 from guardrail.lab.evaluation.metrics import (
     METRIC_NAMES,
+    NOISE_NAMES,
     accuracy_at_coverage,
     auprc_errors,
     auroc,
@@ -249,3 +250,19 @@ def test_metric_table_never_crashes_on_valid_input(data: tuple[list[float], list
     table = metric_table(conf, correct, n_bootstrap=5)
     for name in METRIC_NAMES:
         assert math.isnan(table[name]) == (name in table["undefined"])
+
+
+def test_metric_table_reports_ece_beside_its_noise_floor() -> None:
+    table = metric_table(CONF, CORRECT, n_bootstrap=0, seed=2)
+    assert set(NOISE_NAMES) <= set(table)
+    assert table["confidence_gap"] == pytest.approx(np.mean(CONF) - np.mean(CORRECT))
+    assert table["ece_above_noise"] == pytest.approx(table["ece_15"] - table["ece_noise_floor"])
+    assert table["ece_within_noise"] == (table["ece_15"] <= table["ece_noise_q95"] + 1e-12)
+    assert (
+        metric_table(CONF, CORRECT, n_bootstrap=0, seed=2)["ece_noise_floor"]
+        == (table["ece_noise_floor"])
+    )
+    empty = metric_table([], [], n_bootstrap=0)
+    assert empty["ece_within_noise"] is None
+    assert set(NOISE_NAMES) <= set(empty["undefined"])
+    assert undefined_reason("ece_noise_floor", [0.5], [1]) is None
