@@ -10,14 +10,26 @@
   ``pwd``, ``passphrase``, ``authorization``, ``auth``, ``bearer``, ``cookie``, ``credential``,
   ``jwt``, ``session``, ``sessionid``; when it spells ``api key``, ``private key``, ``access
   key``, ``secret key``, ``client key``, ``signing key``, ``session key``, ``encryption key``
-  or ``set cookie``; or when it ends in ``token``. So ``api_key``, ``X-Api-Key``,
-  ``clientSecret``, ``auth_header``, ``signing_key`` and ``access_token`` are masked, while
-  ``token_index``, ``max_tokens``, ``author`` and ``dedupe_key`` are not. Header lists
+  or ``set cookie``; when it ends in ``token`` (``apitoken``, ``csrftoken``, ``hf_token``); or
+  when it is a provider's or service's ``key`` (``openai_key``, ``anthropicKey``,
+  ``license_key``). So ``api_key``, ``X-Api-Key``, ``clientSecret``, ``auth_header``,
+  ``signing_key`` and ``access_token`` are masked, while ``token_index``, ``max_tokens``,
+  ``author``, ``sort_key`` and ``dedupe_key`` are not. Header lists
   (``[("Authorization", "Bearer ...")]``) are pairs whose first item is such a key.
 * **values** (:func:`redact_text`): every string is scanned for bearer/basic credentials,
-  provider-style keys (``sk-...``, ``ghp_...``, ``xoxb-...``, ``AKIA...``, ``AIza...``), JSON
-  Web Tokens, ``user:password@`` in URLs and secret-named query parameters
-  (``?api_key=...``); each match is replaced, the rest of the text is kept.
+  provider-style keys (``sk-...``, ``ghp_...``, ``glpat-...``, ``hf_...``, ``ya29....``,
+  ``xoxb-...``, ``AKIA...``, ``AIza...``), JSON Web Tokens, PEM private keys (whole or cut
+  short), the user information of URLs (``user:password@``, up to the last ``@`` of the
+  authority, so an unencoded ``@`` in the password does not leak its tail), secret-named query
+  parameters (``?api_key=...``) and secret-named keys written as text: ``password=...`` (a
+  libpq DSN), ``"openai_key": "..."`` (JSON), ``csrftoken=...; path=/`` (a cookie); each
+  match is replaced, the rest of the text is kept.
+
+:func:`safe_url` is the form of a URL that may be shown (scheme, host, port and path: no user
+information, no query), :func:`describe_error` an exception as one bounded, redacted line
+with control characters escaped, and :class:`RedactingFilter` a logging filter that redacts
+the records of loggers we do not write (``httpx``, ``httpcore``); see
+:func:`install_log_redaction`.
 
 This module depends on the standard library only: the policy layer uses it for run metadata
 and the audit log for every record.
@@ -26,6 +38,7 @@ and the audit log for every record.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -33,8 +46,19 @@ from datetime import date, datetime
 from enum import Enum
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["REDACTED", "is_secret_key", "redact", "redact_text"]
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "bounded",
+    "describe_error",
+    "install_log_redaction",
+    "is_secret_key",
+    "redact",
+    "redact_text",
+    "safe_url",
+]
 
 REDACTED = "[REDACTED]"
 
@@ -70,7 +94,32 @@ _JOINED = (
     "encryptionkey",
     "setcookie",
 )
-_LAST = frozenset({"token"})
+_KEY_OWNERS = (
+    "openai",
+    "anthropic",
+    "cohere",
+    "mistral",
+    "groq",
+    "gemini",
+    "google",
+    "hf",
+    "huggingface",
+    "github",
+    "gitlab",
+    "stripe",
+    "aws",
+    "azure",
+    "gcp",
+    "pinecone",
+    "replicate",
+    "together",
+    "deepseek",
+    "license",
+    "master",
+    "admin",
+    "service",
+    "account",
+)
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _SPLIT = re.compile(r"[^a-z0-9]+")
 _MAX_DEPTH = 64
@@ -92,12 +141,42 @@ _VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), REDACTED),
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),
     (re.compile(r"\bAIza[A-Za-z0-9_-]{30,}"), REDACTED),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), REDACTED),
+    (re.compile(r"\bhf_[A-Za-z0-9]{30,}"), REDACTED),
+    (re.compile(r"\bya29\.[A-Za-z0-9_.-]{20,}"), REDACTED),
     # JSON Web Tokens.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), REDACTED),
-    # user:password@ in a URL (the user name goes too: it often is the key).
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]*@"), r"\1" + REDACTED + "@"),
+    # PEM private keys: a whole block, or a block cut short (its base64 run; a newline may be
+    # written as the two characters of JSON's escape).
+    (
+        re.compile(
+            r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.{0,20000}?"
+            r"-----END[A-Z ]{0,40}PRIVATE KEY-----",
+            re.DOTALL,
+        ),
+        REDACTED,
+    ),
+    (re.compile(r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nr])*"), REDACTED),
+    # The user information of a URL, up to the authority's last '@' (the user name goes too:
+    # it often is the key; an unencoded '@' in a password must not leak what follows it).
+    (
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s?#@]*(?:@[^/\s?#@]*)*@"),
+        r"\1" + REDACTED + "@",
+    ),
 )
 _QUERY = re.compile(r"([?&;])([^=&#\s]+)=([^&#\s]*)")
+# A key written as text (``password=...``, ``"openai_key": "..."``, ``token: ...``); the value
+# is masked when the key is secret (:func:`is_secret_key`). A quoted value ends at its closing
+# quote (or, cut short, at the first space); a bare one at a space or a separator.
+_NAMED_KEY = re.compile(
+    r"""(?<![A-Za-z0-9_.-])(?P<q>["']?)(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})(?P=q)"""
+    r"""[ \t]*[:=][ \t]*"""
+)
+_NAMED_VALUE = re.compile(
+    r""""(?:[^"\\\n]|\\.){1,4096}"|'[^'\n]{1,4096}'|["']?[^\s"'&,;{}()<>\[\]]+"""
+)
+_SCHEMES = frozenset({"bearer", "basic", "digest", "token", "negotiate"})
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def is_secret_key(key: object) -> bool:
@@ -111,7 +190,8 @@ def is_secret_key(key: object) -> bool:
     return (
         not _ANYWHERE.isdisjoint(words)
         or any(part in joined for part in _JOINED)
-        or words[-1] in _LAST
+        or joined.endswith("token")
+        or (joined.endswith("key") and joined[:-3].endswith(_KEY_OWNERS))
     )
 
 
@@ -122,13 +202,117 @@ def _query(match: re.Match[str]) -> str:
     return match.group()
 
 
+def _mask_named_values(text: str) -> str:
+    """Mask the values written after secret-named keys (each key is looked at, quoted or not)."""
+    out: list[str] = []
+    done = 0
+    for key in _NAMED_KEY.finditer(text):
+        if key.start() < done or not is_secret_key(key.group("name")):
+            continue
+        value = _NAMED_VALUE.match(text, key.end())
+        if value is None or value.group().strip("\"'").lower() in _SCHEMES:
+            continue
+        raw = value.group()
+        quote = raw[0] if raw[0] in "\"'" else ""
+        closing = quote if len(raw) > 1 and raw.endswith(quote) else ""
+        out.append(text[done : key.end()] + quote + REDACTED + closing)
+        done = value.end()
+    return "".join(out) + text[done:] if out else text
+
+
 def redact_text(text: str) -> str:
     """``text`` with secret-looking values (see the module documentation) replaced."""
     for pattern, replacement in _VALUE_PATTERNS:
         text = pattern.sub(replacement, text)
     if "=" in text:
         text = _QUERY.sub(_query, text)
+    if "=" in text or ":" in text:
+        text = _mask_named_values(text)
     return text
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (an ellipsis marks the cut)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def describe_error(exc: BaseException, limit: int = 500) -> str:
+    """``"Type: message"`` of ``exc`` on one line: redacted, controls escaped, ``limit`` long.
+
+    The form every error takes before it leaves the process in a message of ours (an abort
+    message, a decision's reasons, a CLI line): a peer's error text may carry our URL, a
+    header it echoed, or terminal escapes, and may be megabytes long.
+    """
+    return bounded(printable(redact_text(f"{type(exc).__name__}: {exc}")), limit)
+
+
+def printable(text: str) -> str:
+    r"""``text`` with C0/C1 control characters and bidi controls escaped (as ``\\x1b``)."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def safe_url(url: str) -> str:
+    """The part of ``url`` that may be shown: scheme, host, port and path (redacted).
+
+    User information and the query are left out, whatever they hold; a URL that cannot be
+    parsed is shown redacted as text.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return redact_text(url)
+    if not parts.scheme or not parts.hostname:
+        return redact_text(url)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    return redact_text(f"{parts.scheme}://{netloc}{parts.path}")
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message with :func:`redact_text`.
+
+    The message is formatted once (``record.getMessage()``), redacted and stored with no
+    arguments left, so no handler can format the original values again.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` in place; never drops it."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: show it unformatted, still redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact_text(message)
+        record.args = None
+        return True
+
+
+LIBRARY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+"""Loggers of the HTTP client libraries: they log request lines with the full URL."""
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(names: tuple[str, ...] = LIBRARY_LOGGERS) -> None:
+    """Add the redacting filter to the loggers ``names`` (idempotent).
+
+    A logger's filters see only the records logged on that logger itself, not those its
+    children propagate, so every logger that writes is named.
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def _is_pair(value: object) -> bool:

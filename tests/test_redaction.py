@@ -128,3 +128,169 @@ def test_secret_values_never_survive(before: str, secret: str, after: str) -> No
 def test_redaction_is_idempotent(value: Any) -> None:
     once = redact(value)
     assert redact(once) == once
+
+
+# ------------------------------------------------------------ credential shapes (issue 26)
+HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567"
+GLPAT = "glpat-" + "xY12zW34vU56tS78rQ90"
+YA29 = "ya29." + "a0AfH6SMBx3kLmN0pQrStUvWxYz_12-34"
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7bq98ZsF3kLmN0pQrStUvWxYz\n"
+    "K1zWq9n4Yt8v2ExAmPlEkEy0123456789abcdefXYZ==\n-----END RSA PRIVATE KEY-----"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"),
+    [
+        ("login with password=" + SECRET + " then", SECRET, "login with password="),
+        ("host=db port=5432 dbname=app user=me password=" + SECRET, SECRET, "user=me"),
+        ("host=db password='" + SECRET + " x' sslmode=require", SECRET, "sslmode=require"),
+        ("postgresql://me@db/app?sslmode=require&password=" + SECRET, SECRET, "sslmode=require"),
+        ("token " + HF + " for the hub", HF[3:], "for the hub"),
+        ("gitlab " + GLPAT, GLPAT[6:], "gitlab "),
+        ("google " + YA29, YA29[5:], "google "),
+        ("key:\n" + PEM + "\nend", "MIIEowIBAAKCAQEA", "end"),
+        ("cut: " + PEM[:80], "MIIEowIBAAKCAQEA", "cut: "),
+        (json.dumps({"openai_key": SECRET, "model": "m"}), SECRET, '"model": "m"'),
+        (json.dumps({"apitoken": SECRET}), SECRET, "apitoken"),
+        ("csrftoken=" + SECRET + "; path=/", SECRET, "path=/"),
+        ('{"config": {"password": "' + SECRET + ' with spaces"}}', SECRET, '"config"'),
+        ("https://me:p@ss" + SECRET + "@db.example.com/x", SECRET, "db.example.com/x"),
+        ("https://" + SECRET + "@github.com/org/repo", SECRET, "github.com/org/repo"),
+    ],
+)
+def test_credential_shapes_are_masked(text: str, secret: str, kept: str) -> None:
+    out = redact_text(text)
+    assert secret not in out
+    assert REDACTED in out
+    assert kept in out
+
+
+@pytest.mark.parametrize(
+    "key", ["openai_key", "apitoken", "csrftoken", "hf_token", "anthropicKey", "x-api-key"]
+)
+def test_credential_key_names(key: str) -> None:
+    assert is_secret_key(key)
+
+
+@pytest.mark.parametrize("key", ["sort_key", "primary_key", "cache_key", "tokens", "num_tokens"])
+def test_ordinary_key_names_stay(key: str) -> None:
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The password policy requires twelve characters.",
+        "Set max_tokens=256 and top_k=5.",
+        "mailto:someone@example.com and http://example.com/a@b",
+        "The keys are sort_key=name and cache_key=abc123.",
+    ],
+)
+def test_ordinary_text_with_credential_words_is_kept(text: str) -> None:
+    assert redact_text(text) == text
+
+
+# A secret always carries a digit, an upper- and a lower-case letter, so that no English filler
+# word can equal it and a passing test means the secret itself was masked.
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _secret(alphabet: str, size: int) -> st.SearchStrategy[str]:
+    return st.text(st.sampled_from(alphabet), min_size=size, max_size=size + 12).map(
+        lambda s: "Q7" + s + "z"
+    )
+
+
+_WORDS = st.lists(
+    st.sampled_from(["the", "answer", "is", "see", "log:", "note", "-", "(", ")", "ok.", "\n"]),
+    max_size=6,
+).map(" ".join)
+_PASSWORD_CHARS = _ALNUM + "!$%*+-._~@"
+_SHAPES: dict[str, Any] = {
+    "hf": _secret(_ALNUM, 30).map(lambda s: ("hf_" + s, s)),
+    "glpat": _secret(_ALNUM + "_-", 20).map(lambda s: ("glpat-" + s, s)),
+    "ya29": _secret(_ALNUM + "_-", 24).map(lambda s: ("ya29." + s, s)),
+    "sk": _secret(_ALNUM, 24).map(lambda s: ("sk-" + s, s)),
+    "bearer": _secret(_ALNUM, 16).map(lambda s: ("Authorization: Bearer " + s, s)),
+    "kv": st.tuples(
+        st.sampled_from(["password", "passwd", "pwd", "api_key", "openai_key", "apitoken"]),
+        st.sampled_from(["=", ": ", " = "]),
+        _secret(_PASSWORD_CHARS, 8),
+    ).map(lambda t: (f"{t[0]}{t[1]}{t[2]}", t[2])),
+    "dsn": _secret(_PASSWORD_CHARS, 8).map(
+        lambda s: (f"host=db.internal dbname=app user=svc password={s} sslmode=require", s)
+    ),
+    "pem": _secret(_ALNUM + "+/", 40).map(
+        lambda s: (f"-----BEGIN PRIVATE KEY-----\n{s}\n-----END PRIVATE KEY-----", s)
+    ),
+}
+
+
+@st.composite
+def _embedded_secret(draw: st.DrawFn) -> tuple[str, str]:
+    """``(text, secret)``: a credential shape inside free text, JSON or a URL."""
+    shape, secret = draw(st.one_of(*_SHAPES.values()))
+    where = draw(st.sampled_from(["text", "json-value", "json-key", "url-password", "url-query"]))
+    before, after = draw(_WORDS), draw(_WORDS)
+    if where == "text":
+        text = f"{before} {shape} {after}"
+    elif where == "json-value":
+        text = json.dumps({"note": f"{before} {shape} {after}", "n": 1})
+    elif where == "json-key":
+        key = draw(st.sampled_from(["password", "openai_key", "apitoken", "csrftoken", "secret"]))
+        text = json.dumps({"user": "me", key: secret, "note": before})
+    elif where == "url-password":
+        password = draw(_secret(_PASSWORD_CHARS, 8))  # '@' unencoded included
+        text, secret = f"{before} https://svc:{password}@scorer.internal:8000/v1 {after}", password
+    else:
+        name = draw(st.sampled_from(["api_key", "token", "access_token", "password", "key"]))
+        text = f"{before} http://scorer.internal/score?model=m&{name}={secret}&x=1 {after}"
+    return text, secret
+
+
+@given(_embedded_secret())
+def test_generated_credentials_never_survive(case: tuple[str, str]) -> None:
+    text, secret = case
+    assert secret not in redact_text(text)
+    assert secret not in json.dumps(redact({"payload": text}))
+
+
+# ------------------------------------------------- where strings leave the process (issue 26)
+def test_safe_url_keeps_scheme_host_port_and_path_only() -> None:
+    from guardrail.redaction import safe_url
+
+    url = f"http://svc:{SECRET}@scorer.internal:8000/v1/?api_key={SECRET}#frag"
+    assert safe_url(url) == "http://scorer.internal:8000/v1/"
+    assert safe_url("https://[::1]:9/x") == "https://[::1]:9/x"
+    assert SECRET not in safe_url(f"not a url but password={SECRET}")
+
+
+def test_describe_error_is_one_bounded_redacted_printable_line() -> None:
+    from guardrail.redaction import describe_error
+
+    error = RuntimeError(f"POST http://u:{SECRET}@h/score failed \x1b[2J" + "x" * 5000)
+    line = describe_error(error, limit=120)
+    assert len(line) <= 120
+    assert line.startswith("RuntimeError: POST http://")
+    assert SECRET not in line
+    assert "\x1b" not in line
+    assert "\\x1b[2J" in line
+
+
+def test_httpx_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from guardrail.redaction import install_log_redaction
+
+    install_log_redaction()
+    install_log_redaction()  # idempotent
+    assert len(logging.getLogger("httpx").filters) == 1
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info(
+            'HTTP Request: %s %s "%s"', "POST", f"http://u:{SECRET}@h/score?token={SECRET}", "200"
+        )
+        logging.getLogger("httpcore.http11").info("send %s", f"Bearer {SECRET}")
+    assert caplog.records
+    assert SECRET not in caplog.text
