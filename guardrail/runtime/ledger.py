@@ -62,7 +62,7 @@ class CallLedger:
             model=report.model or plan.model,
             kind=plan.kind,
             answer=report.answer,
-            partial=report.signal is not None,
+            partial=report.partial,
             events=report.events,
             decisions=report.decisions,
             signal=None if decision is None else decision.action.type,

@@ -170,7 +170,7 @@ class GuardLoop:
             case SelfCorrectAction() as action:
                 return self._self_correct(action, decision, report)
             case HumanReviewAction():
-                return self._review(decision, report, partial=True, blocking=True)
+                return self._review(decision, report, partial=report.partial, blocking=True)
             case AbortAction() as action:
                 return self._abort(action, decision, report)
             case _:
@@ -200,12 +200,21 @@ class GuardLoop:
         return self._finish(status, output, outcome.answer, review_id)
 
     def review_pending(self, review_id: str, report: AttemptReport) -> Step:
-        """A provisional review was submitted: return the answer now, marked pending."""
+        """A review was submitted and not waited on: return the answer now, marked pending.
+
+        The action records the rule that fired and its mode: a provisional review, or a
+        blocking one the adapter asks after the call (LangGraph's ``interrupt()``).
+        """
+        decision = report.pending_review
+        if decision is None and report.signal is not None:
+            decision = report.signal.decision
+        action = None if decision is None else decision.action
+        mode = action.mode if isinstance(action, HumanReviewAction) else "provisional"
         self._act(
             "human_review",
-            report.pending_review,
+            decision,
             f"review {review_id} pending",
-            {"review_id": review_id, "mode": "provisional"},
+            {"review_id": review_id, "mode": mode},
         )
         return self._finish("pending_review", report.output, report.answer, review_id)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict
 
 from typing_extensions import TypeVar
 
-from guardrail.events import CheckpointEvent
+from guardrail.events import CheckpointEvent, Stage
 
 if TYPE_CHECKING:
     from guardrail.errors import GuardSignal
@@ -26,7 +26,9 @@ __all__ = [
     "AttemptRecord",
     "AttemptReport",
     "GuardStatus",
+    "GuardSummary",
     "GuardedResult",
+    "SummaryAction",
     "decision_summary",
 ]
 
@@ -34,14 +36,25 @@ AttemptKind = Literal["initial", "retry", "escalate", "self_correct"]
 """Why an attempt ran: the first one, or the action that asked for it."""
 
 GuardStatus = Literal[
-    "ok", "flagged", "fallback", "pending_review", "approved", "edited", "rejected", "aborted"
+    "ok",
+    "flagged",
+    "fallback",
+    "pending_review",
+    "approved",
+    "edited",
+    "rejected",
+    "aborted",
+    "unresolved",
 ]
 """How a guarded call ended.
 
 ``ok``: the answer passed; ``flagged``: it passed with flags; ``fallback``: the policy aborted
 and its fallback answer was returned; ``pending_review``: returned at once, a provisional
 review is pending; ``approved``/``edited``/``rejected``: a blocking review decided;
-``aborted``: the policy aborted with no fallback (the call raised).
+``aborted``: the policy aborted with no fallback (the call raised); ``unresolved``: the guard
+handed its decision to the framework (LangChain's ``on_low_confidence="raise"``) and the
+framework's own middleware gave up without an answer (``ModelRetryMiddleware`` out of retries):
+the message is that middleware's error text.
 """
 
 
@@ -81,6 +94,19 @@ class AttemptReport:
     pending_review: Decision | None = None
     duration_s: float = 0.0
     model: str | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True when the guard cut the answer before its end.
+
+        An answer stopped at a process (or question) checkpoint is partial; one stopped at its
+        outcome checkpoint was complete when it was judged, so it is not.
+        """
+        if self.signal is None:
+            return False
+        decision = self.signal.decision
+        event = None if decision is None else decision.event
+        return event is None or event.stage is not Stage.OUTCOME
 
 
 def decision_summary(decision: Decision) -> dict[str, Any]:
@@ -187,6 +213,43 @@ class AttemptRecord:
         }
 
 
+class SummaryAction(TypedDict):
+    """One action in a :class:`GuardSummary`."""
+
+    type: str
+    """The action carried out: ``retry``, ``escalate``, ``self_correct``, ``human_review``,
+    ``abort`` or ``flag``."""
+    rule: str | None
+    """The policy rule that asked for it (``None``: the default action or ``on_error``)."""
+    outcome: str
+    """What came of it (``"attempt 2 scheduled"``, ``"fallback answer returned"``)."""
+
+
+class GuardSummary(TypedDict):
+    """The guard's summary of one call, the same on every path (LangChain, litellm, proxy).
+
+    Attached to accepted answers too: LangChain puts it in the answer message's
+    ``response_metadata["guardrail_summary"]``, litellm in the response's
+    ``_hidden_params["guardrail"]["summary"]`` and the proxy in the body's ``guardrail`` key
+    (and, streaming, in the last frame).
+    """
+
+    status: GuardStatus
+    """How the call ended (:data:`GuardStatus`)."""
+    final_confidence: float | None
+    """The last checkpoint's revised confidence in the final attempt (``None``: unscored)."""
+    attempts: int
+    """How many attempts ran."""
+    actions: list[SummaryAction]
+    """The actions carried out, in order (empty for an answer that passed at once)."""
+    review_id: str | None
+    """The review item of a human review, else ``None``."""
+    run_id: str | None
+    """The audit run's id."""
+    policy: str | None
+    """The policy's name."""
+
+
 OutputT = TypeVar("OutputT", default=Any)
 """What a guarded call returns to its caller (a LangChain output, a litellm ``ModelResponse``)."""
 
@@ -236,6 +299,21 @@ class GuardedResult(Generic[OutputT]):
     def decisions(self) -> tuple[Decision, ...]:
         """Every policy decision, over all attempts."""
         return tuple(d for attempt in self.attempts for d in attempt.decisions)
+
+    def summary(self) -> GuardSummary:
+        """The short, documented :class:`GuardSummary` of this call."""
+        return GuardSummary(
+            status=self.status,
+            final_confidence=self.final_confidence,
+            attempts=len(self.attempts),
+            actions=[
+                SummaryAction(type=action.type, rule=action.rule, outcome=action.outcome)
+                for action in self.actions
+            ],
+            review_id=self.review_id,
+            run_id=self.run_id,
+            policy=self.policy,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping (without ``output``)."""

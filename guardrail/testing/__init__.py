@@ -12,7 +12,7 @@ from guardrail.testing.scorers import ScoreCall, ScriptedScorer, ScriptedSession
 
 if TYPE_CHECKING:
     from guardrail.testing.engines import FakeSGLang, FakeVLLM
-    from guardrail.testing.fake_chat import FakeStreamingChatModel
+    from guardrail.testing.fake_chat import FakeStreamingChatModel, ScriptedToolCallingChat
     from guardrail.testing.tiny import tiny_llama, tiny_scorer, tiny_tokenizer
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "ScoreCall",
     "ScriptedScorer",
     "ScriptedSession",
+    "ScriptedToolCallingChat",
     "tiny_llama",
     "tiny_scorer",
     "tiny_tokenizer",
@@ -31,6 +32,7 @@ _LAZY = {
     "FakeSGLang": "guardrail.testing.engines",
     "FakeVLLM": "guardrail.testing.engines",
     "FakeStreamingChatModel": "guardrail.testing.fake_chat",
+    "ScriptedToolCallingChat": "guardrail.testing.fake_chat",
     "tiny_llama": "guardrail.testing.tiny",
     "tiny_scorer": "guardrail.testing.tiny",
     "tiny_tokenizer": "guardrail.testing.tiny",

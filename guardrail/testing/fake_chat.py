@@ -10,6 +10,7 @@ langchain-core's ``GenericFakeChatModel``, which streams words without logprobs.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 import threading
@@ -29,7 +30,7 @@ try:
         agenerate_from_stream,
         generate_from_stream,
     )
-    from langchain_core.messages import AIMessageChunk, BaseMessage
+    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
     from langchain_core.outputs import ChatGenerationChunk, ChatResult
     from pydantic import (
         BaseModel,
@@ -43,7 +44,7 @@ except ImportError:
     require("langchain_core", "langchain")  # raises MissingExtraError naming the extra
     raise
 
-__all__ = ["FakeStreamingChatModel", "ScriptedResponse", "split_tokens"]
+__all__ = ["FakeStreamingChatModel", "ScriptedResponse", "ScriptedToolCallingChat", "split_tokens"]
 
 _NO_PROBABILITY = -9999.0  # the logprob OpenAI reports for a probability that rounds to 0
 _TOKENS = re.compile(r"\s*\S+|\s+")
@@ -290,3 +291,114 @@ def _entropy_alternatives(
     other = math.log(share) if share > 0.0 else _NO_PROBABILITY
     top = ((token, logprob), *((f"<alt{i}>", other) for i in range(1, top_k)))
     return logprob, top[:top_k]
+
+
+class ScriptedToolCallingChat(BaseChatModel):
+    """A chat model that answers from a script of messages, tool calls included.
+
+    Each call takes the next of ``script`` (an :class:`~langchain_core.messages.AIMessage`,
+    possibly with ``tool_calls``, or a text); running out raises :class:`LookupError`. It
+    streams the text word by word, then the tool calls as ``tool_call_chunks`` in a last chunk,
+    as a provider does. ``bind_tools`` is accepted (the tools are not checked), so
+    ``langchain.agents.create_agent`` can use it. The messages and call options of every call
+    are recorded in :attr:`calls` and :attr:`options`.
+    """
+
+    script: list[AIMessage] = Field(min_length=1)
+    model_name: str = Field(default="fake-tool-caller", alias="model")
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    @field_validator("script", mode="before")
+    @classmethod
+    def _texts_are_messages(cls, value: object) -> object:
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            return value  # let validation report it
+        return [AIMessage(content=item) if isinstance(item, str) else item for item in value]
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+    _options: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+
+    @property
+    def calls(self) -> list[list[BaseMessage]]:
+        """The messages received by each call so far, oldest first."""
+        with self._lock:
+            return [list(messages) for messages in self._calls]
+
+    @property
+    def options(self) -> list[dict[str, Any]]:
+        """The call options (``temperature``, ...) of each call so far."""
+        with self._lock:
+            return [dict(options) for options in self._options]
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-tool-calling-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name}
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
+        """Accept the agent's tools; the script decides which are called."""
+        return self.bind(**{key: value for key, value in kwargs.items() if key != "tool_choice"})
+
+    def _take(self, messages: list[BaseMessage], options: dict[str, Any]) -> AIMessage:
+        with self._lock:
+            index = len(self._calls)
+            self._calls.append(list(messages))
+            self._options.append(dict(options))
+        if index >= len(self.script):
+            raise LookupError(f"{self.model_name}: the script has {len(self.script)} answers")
+        return self.script[index].model_copy()
+
+    def _message_chunks(self, message: AIMessage) -> Iterator[ChatGenerationChunk]:
+        words = split_tokens(str(message.content))
+        for position, word in enumerate(words):
+            last = position == len(words) - 1 and not message.tool_calls
+            chunk = AIMessageChunk(content=word, chunk_position="last" if last else None)
+            yield ChatGenerationChunk(message=chunk)
+        if message.tool_calls:
+            calls = [
+                {
+                    "name": call["name"],
+                    "args": json.dumps(call["args"]),
+                    "id": call["id"],
+                    "index": index,
+                }
+                for index, call in enumerate(message.tool_calls)
+            ]
+            chunk = AIMessageChunk(content="", tool_call_chunks=calls, chunk_position="last")
+            yield ChatGenerationChunk(message=chunk)
+        elif not words:
+            yield ChatGenerationChunk(message=AIMessageChunk(content="", chunk_position="last"))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        yield from self._message_chunks(self._take(messages, kwargs))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._message_chunks(self._take(messages, kwargs)):
+            await asyncio.sleep(0)
+            yield chunk
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))

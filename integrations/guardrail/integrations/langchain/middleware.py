@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -106,6 +108,9 @@ OnLowConfidence = Literal["act", "raise"]
 
 _RETRYABLE = frozenset({"retry", "self_correct"})
 _REVIEWED = "reviewed"
+_UNRESOLVED_KEPT = 256  # decisions raised to LangChain's middleware, kept for after_model
+SUMMARY_KEY = "guardrail_summary"
+"""``response_metadata`` key of the call's :class:`~guardrail.runtime.GuardSummary`."""
 
 
 class LowConfidenceError(GuardSignal, ModelError):
@@ -268,6 +273,8 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.queue = review
         self.rejected_answer = rejected_answer
         self.tools = []
+        self._unresolved: OrderedDict[str, tuple[GuardedResult, str]] = OrderedDict()
+        self._lock = threading.Lock()
         self._sleep = sleep
         self._asleep = asleep
         self._rng = rng
@@ -306,6 +313,8 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         """Pause for a human when the last answer is pending review; apply the verdict."""
         message = _last_ai(state.get("messages") or ())
         record = None if message is None else message.response_metadata.get(METADATA_KEY)
+        if message is not None and record is None and self._unresolved:
+            return self._mark_unresolved(state, message)
         if message is None or not isinstance(record, Mapping):
             return None
         if record.get("status") != "pending_review" or record.get(_REVIEWED):
@@ -418,8 +427,55 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if self.on_low_confidence != "raise" or signal is None:
             return
         if signal.decision is None or signal.decision.action.type != "human_review":
-            call.gate.loop.abandon(signal)
-            raise LowConfidenceError(signal)
+            error = LowConfidenceError(signal)
+            error.result = self._raised(call, signal)
+            raise error
+
+    def _raised(self, call: _Call, signal: GuardSignal) -> GuardedResult:
+        """Record a decision handed to LangChain's middleware; remember it for after_model.
+
+        The call's audit run ends as ``unresolved``: what happens next is the built-in
+        middleware's. Should that middleware give up and answer with its own error text
+        (``ModelRetryMiddleware(on_failure="continue")``), :meth:`after_model` attaches this
+        record to that message, keyed by the last message the model was asked about.
+        """
+        loop = call.gate.loop
+        report = call.gate.report
+        assert report is not None  # gate.end() ran
+        loop.ledger.attempt(loop.plan, report)
+        loop.ledger.act(
+            signal.decision.action.type if signal.decision is not None else "abort",
+            signal.decision,
+            "raised LowConfidenceError to LangChain's middleware",
+            {"retryable": signal.decision is not None and _is_retryable(signal)},
+        )
+        result: GuardedResult = loop.ledger.result("unresolved", None, report.answer, None)
+        loop.ledger.end(result)
+        key = _message_key(call.request.messages)
+        if key is not None:
+            with self._lock:
+                self._unresolved[key] = (result, call.question)
+                while len(self._unresolved) > _UNRESOLVED_KEPT:
+                    self._unresolved.popitem(last=False)
+        return result
+
+    def _mark_unresolved(self, state: AgentState[Any], message: AIMessage) -> dict[str, Any] | None:
+        """The error answer of a middleware that gave up, with the guard's record attached."""
+        messages = state.get("messages") or ()
+        if len(messages) < 2 or messages[-1] is not message:
+            return None
+        key = _message_key(messages[:-1])
+        with self._lock:
+            found = None if key is None else self._unresolved.pop(key, None)
+        if found is None:
+            return None
+        result, question = found
+        metadata = {
+            **message.response_metadata,
+            METADATA_KEY: {**result.to_dict(), "question": question},
+            SUMMARY_KEY: result.summary(),
+        }
+        return {"messages": [message.model_copy(update={"response_metadata": metadata})]}
 
     def _apply_verdict(
         self,
@@ -465,7 +521,21 @@ def _deliver(result: GuardedResult, question: str) -> ModelResponse[Any]:
     message = _last_ai(output.result)
     if message is not None:
         message.response_metadata[METADATA_KEY] = {**result.to_dict(), "question": question}
+        message.response_metadata[SUMMARY_KEY] = result.summary()
     return output
+
+
+def _is_retryable(signal: GuardSignal) -> bool:
+    decision = signal.decision
+    return decision is not None and decision.action.type in _RETRYABLE
+
+
+def _message_key(messages: Sequence[BaseMessage]) -> str | None:
+    """The id of the last message a model call was asked about (``None`` without one)."""
+    if not messages:
+        return None
+    last = messages[-1]
+    return None if last.id is None else f"{type(last).__name__}:{last.id}"
 
 
 def _response_from_text(text: str) -> ModelResponse[Any]:
