@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_BINS",
     "DEFAULT_SIMULATIONS",
     "NOISE_LEVEL",
+    "CalibrationReading",
     "CalibrationSummary",
     "bin_index",
     "brier",
@@ -228,3 +229,55 @@ def calibration_summary(
         within_noise=bool(measured <= q95 + 1e-12),
         n_bins=n_bins,
     )
+
+
+def _finite_or_none(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReading:
+    """The live calibration of the guard: a summary over the last decided review items.
+
+    ``summary`` compares the live confidences of those items with the reviewers' verdicts
+    (approve: right; edit or reject: wrong). ``window`` is how many decided items were asked
+    for (``summary.n`` may be fewer), ``generator`` the model whose items were read (``None``:
+    every model), ``source`` where they were read from. The runtime's drift monitor
+    (:mod:`guardrail.runtime.drift`) makes these; a policy's ``calibration_drift`` condition
+    reads the one in its :class:`~guardrail.policy.RunContext` (as a
+    :class:`~guardrail.policy.drift.LiveCalibration`).
+    """
+
+    summary: CalibrationSummary
+    window: int
+    generator: str | None = None
+    source: str = ""
+
+    @property
+    def items(self) -> int:
+        """How many decided review items the summary is measured on."""
+        return self.summary.n
+
+    @property
+    def excess(self) -> float:
+        """How far the calibration error lies beyond its noise band (``ece - noise_q95``)."""
+        return self.summary.excess_over_q95
+
+    def describe(self) -> str:
+        """One line: the error, its noise floor and band, the gap, over how many items."""
+        s = self.summary
+        return (
+            f"calibration error {s.ece:.3f} over the last {s.n} decided review item(s) "
+            f"(noise floor {s.noise_floor:.3f}, 95% of a calibrated scorer below "
+            f"{s.noise_q95:.3f}; mean confidence - accuracy {s.confidence_gap:+.3f})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (non-finite numbers as ``None``) for audit records and reports."""
+        summary = {k: _finite_or_none(v) for k, v in self.summary.to_dict().items()}
+        return {
+            "window": self.window,
+            "generator": self.generator,
+            "source": self.source,
+            **summary,
+        }

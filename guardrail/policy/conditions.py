@@ -20,6 +20,9 @@ YAML form
       metadata: {tenant: acme, tier: [gold, silver]}   # equal, or one of a list
       scorer_mismatch: true               # the guarded model is not among the scorer's
                                           # generators (false: it is; unknown: neither holds)
+      calibration_drift: 0.02             # the live calibration error of the last decided
+                                          # review items is over 0.02 beyond its noise band
+                                          # ({margin, min_items}; guardrail.policy.drift)
       all: [{...}, {...}]                 # every sub-condition holds
       any: [{...}, {...}]                 # at least one holds
       not: {...}                          # the sub-condition does not hold
@@ -49,6 +52,11 @@ from pydantic import (
 
 from guardrail.events import CheckpointEvent, Stage
 from guardrail.policy.context import RunContext
+from guardrail.policy.drift import (
+    CalibrationDrift,
+    CalibrationDriftField,
+    check_calibration_drift,
+)
 from guardrail.policy.fields import (
     Delta,
     NonEmptyStr,
@@ -64,6 +72,7 @@ from guardrail.policy.fields import (
 
 __all__ = [
     "AttemptCondition",
+    "CalibrationDrift",
     "Condition",
     "ConfidenceAbove",
     "ConfidenceBelow",
@@ -319,6 +328,7 @@ Atom = (
     | TagsCondition
     | MetadataCondition
     | ScorerMismatchCondition
+    | CalibrationDrift
     | ToolCondition
 )
 
@@ -344,6 +354,7 @@ class Condition(PolicyModel):
     tags: TagsField = None
     metadata: MetadataField = None
     scorer_mismatch: ScorerMismatchField = None
+    calibration_drift: CalibrationDriftField = None
     tool: ToolField = None
     all_: list[Condition] | None = Field(default=None, alias="all", min_length=1)
     any_: list[Condition] | None = Field(default=None, alias="any", min_length=1)
@@ -378,6 +389,7 @@ class Condition(PolicyModel):
             self.tags,
             self.metadata,
             self.scorer_mismatch,
+            self.calibration_drift,
             self.tool,
         )
         return [value for value in values if value is not None]
@@ -475,6 +487,9 @@ def _check_atom(atom: Atom, facts: Facts) -> Verdict:
             return _check_mismatch(atom, facts)
         case ToolCondition():
             return _check_tool(atom, facts)
+        case CalibrationDrift():
+            holds, reason = check_calibration_drift(atom, facts.context.calibration)
+            return Verdict(holds, (reason,))
         case _:
             assert_never(atom)
 

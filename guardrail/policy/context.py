@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from guardrail.redaction import redact
+
+if TYPE_CHECKING:
+    from guardrail.policy.drift import LiveCalibration
 
 __all__ = ["RunContext"]
 
@@ -21,7 +24,9 @@ class RunContext:
     ``metadata`` are free-form labels of the run, and ``max_tokens`` is the generation's token
     limit, used for the fraction of the answer seen (``None``: unknown). ``tool`` is the name
     of the tool a ``tool_call`` checkpoint judges (matched by ``tool:`` globs; ``None``
-    elsewhere).
+    elsewhere). ``calibration`` is the live calibration of the guard over the last decided
+    review items (read by ``calibration_drift``; ``None``: unknown), which the runtime's drift
+    monitor (:mod:`guardrail.runtime.drift`) fills in.
     """
 
     attempt: int = 1
@@ -30,6 +35,7 @@ class RunContext:
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
     max_tokens: int | None = None
     tool: str | None = None
+    calibration: LiveCalibration | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 1:
@@ -59,4 +65,5 @@ class RunContext:
             "metadata": redact(dict(self.metadata)),
             "max_tokens": self.max_tokens,
             **({} if self.tool is None else {"tool": self.tool}),
+            **({} if self.calibration is None else {"calibration": self.calibration.to_dict()}),
         }

@@ -30,6 +30,7 @@ from guardrail.policy.conditions import (
     TagsCondition,
 )
 from guardrail.policy.decision import AnyAction
+from guardrail.policy.drift import CalibrationDrift
 from guardrail.policy.fields import fmt
 from guardrail.policy.schema import Policy
 from guardrail.triggers.config import (
@@ -110,6 +111,12 @@ def _describe_atom(atom: Atom) -> str:
             if atom.value:
                 return "the scorer was not trained or calibrated on the guarded model"
             return "the scorer was trained or calibrated on the guarded model"
+        case CalibrationDrift():
+            beyond = f"more than {fmt(atom.margin)} beyond" if atom.margin else "outside"
+            return (
+                f"the live calibration error (last decided review items, at least "
+                f"{atom.min_items}) is {beyond} its noise band"
+            )
         case _:
             assert_never(atom)
 
