@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrail.cli._terminal import json_safe, terminal_safe
@@ -17,6 +16,7 @@ from guardrail.errors import GuardrailConfigError
 
 if TYPE_CHECKING:
     from guardrail.review import ReviewItem, ReviewStore
+    from guardrail.review.errors import InvalidRowError
 
 __all__ = ["register"]
 
@@ -72,11 +72,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print the item as JSON")
     p.set_defaults(func=_show)
 
+    deciding = argparse.ArgumentParser(add_help=False)
+    deciding.add_argument("id", metavar="ID", help="review item id")
+    deciding.add_argument("--reviewer", required=True, help="who decides")
+    deciding.add_argument("--note", help="why")
+    deciding.add_argument(
+        "--force",
+        action="store_true",
+        help="decide although another reviewer holds a live claim (admin reviewers only: "
+        "$GUARDRAIL_REVIEW_ADMINS); the override is recorded and audited",
+    )
     for name, verdict in (("approve", "approve"), ("reject", "reject")):
-        p = actions.add_parser(name, parents=[common], help=f"{name} a pending item")
-        p.add_argument("id", metavar="ID", help="review item id")
-        p.add_argument("--reviewer", required=True, help="who decides")
-        p.add_argument("--note", help="why")
+        p = actions.add_parser(name, parents=[common, deciding], help=f"{name} a pending item")
         p.set_defaults(func=_decide, verdict=verdict)
 
     p = actions.add_parser(
@@ -89,10 +96,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true", help="print the item as JSON")
     p.set_defaults(func=_claim)
 
-    p = actions.add_parser("edit", parents=[common], help="replace a pending item's answer")
-    p.add_argument("id", metavar="ID", help="review item id")
-    p.add_argument("--reviewer", required=True, help="who decides")
-    p.add_argument("--note", help="why")
+    p = actions.add_parser(
+        "edit", parents=[common, deciding], help="replace a pending item's answer"
+    )
     answer = p.add_mutually_exclusive_group(required=True)
     answer.add_argument("--answer", help="the corrected answer")
     answer.add_argument(
@@ -140,9 +146,19 @@ def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _report_invalid(error: InvalidRowError) -> None:
+    print(terminal_safe(f"warning: skipped: {error}"), file=sys.stderr)
+
+
 def _list(args: argparse.Namespace) -> int:
     with _open(args) as store:
-        items = store.list(status=args.status, queue=args.queue, since=args.since, limit=args.limit)
+        items = store.list(
+            status=args.status,
+            queue=args.queue,
+            since=args.since,
+            limit=args.limit,
+            on_invalid=_report_invalid,
+        )
     if args.json:
         print(json_safe([item.model_dump(mode="json") for item in items], indent=2))
         return 0
@@ -243,9 +259,12 @@ def _notify(args: argparse.Namespace) -> int:
         raise GuardrailConfigError(
             f"--secret-env {args.secret_env}: the variable is unset or empty"
         )
-    sink = WebhookSink(args.url, secret, dead_letter_path=args.dead_letter)
+    # Synchronous: a re-delivery reports its failures here, not in a background thread.
+    sink = WebhookSink(args.url, secret, dead_letter_path=args.dead_letter, background=False)
     with _open(args) as store:
-        items = store.list(status=args.status, queue=args.queue, since=args.since)
+        items = store.list(
+            status=args.status, queue=args.queue, since=args.since, on_invalid=_report_invalid
+        )
     for item in items:
         sink.notify("review.enqueued" if item.decision is None else "review.decided", item)
     print(f"sent {len(items)} notification(s)", file=sys.stderr)
@@ -253,16 +272,29 @@ def _notify(args: argparse.Namespace) -> int:
 
 
 def _edited_answer(args: argparse.Namespace) -> str | None:
+    """The edited answer; a file or stdin is read only up to one character past the limit."""
+    from guardrail.review.models import MAX_ANSWER_CHARS
+
     if args.verdict != "edit":
         return None
     if args.answer is not None:
         return str(args.answer)
     if args.answer_file == "-":
-        return sys.stdin.read()
-    try:
-        return Path(args.answer_file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GuardrailConfigError(f"cannot read --answer-file {args.answer_file}: {exc}") from exc
+        text = sys.stdin.read(MAX_ANSWER_CHARS + 1)
+    else:
+        try:
+            with open(args.answer_file, encoding="utf-8") as fh:
+                text = fh.read(MAX_ANSWER_CHARS + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GuardrailConfigError(
+                f"cannot read --answer-file {args.answer_file}: {exc}"
+            ) from exc
+    if len(text) > MAX_ANSWER_CHARS:
+        raise GuardrailConfigError(
+            f"--answer-file {args.answer_file}: the answer is longer than the limit of "
+            f"{MAX_ANSWER_CHARS:,} characters (MAX_ANSWER_CHARS)"
+        )
+    return text
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -270,8 +302,13 @@ def _decide(args: argparse.Namespace) -> int:
 
     edited = _edited_answer(args)
     with _open(args) as store:
-        item = ReviewQueue(store).decide(args.id, args.verdict, args.reviewer, edited, args.note)
-    print(terminal_safe(f"{item.id}: {item.status.value} by {args.reviewer}"))
+        item = ReviewQueue(store).decide(
+            args.id, args.verdict, args.reviewer, edited, args.note, force=args.force
+        )
+    line = f"{item.id}: {item.status.value} by {args.reviewer}"
+    if item.decision is not None and item.decision.overrode_claim is not None:
+        line += f" (forced over {item.decision.overrode_claim}'s claim)"
+    print(terminal_safe(line))
     return 0
 
 
@@ -284,6 +321,7 @@ def _export(args: argparse.Namespace) -> int:
                 status=args.status,
                 queue=args.queue,
                 since=args.since,
+                on_invalid=_report_invalid,
             )
         else:
             try:
@@ -294,6 +332,7 @@ def _export(args: argparse.Namespace) -> int:
                         status=args.status,
                         queue=args.queue,
                         since=args.since,
+                        on_invalid=_report_invalid,
                     )
             except OSError as exc:
                 raise GuardrailConfigError(f"cannot write {args.output}: {exc}") from exc

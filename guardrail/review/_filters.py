@@ -1,19 +1,35 @@
-"""What both review stores share: reading status filters and verdicts, and the list query."""
+"""What both review stores share: status filters, verdicts, reviewer names, the list query.
+
+Rows become items here too, the invalid ones reported and skipped.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from guardrail.errors import GuardrailConfigError
-from guardrail.review.errors import InvalidDecisionError
-from guardrail.review.models import ReviewDecision, ReviewStatus, Verdict
-from guardrail.review.store import StatusFilter
+from guardrail.review.errors import InvalidDecisionError, InvalidRowError
+from guardrail.review.models import (
+    MAX_ANSWER_CHARS,
+    MAX_NOTE_CHARS,
+    ReviewDecision,
+    ReviewItem,
+    ReviewStatus,
+    Verdict,
+    reviewer_name_problem,
+)
+from guardrail.review.store import InvalidRowHandler, StatusFilter
 
-__all__ = ["list_query", "make_decision", "statuses"]
+__all__ = ["check_reviewer", "items_from_rows", "list_query", "make_decision", "statuses"]
+
+logger = logging.getLogger("guardrail.review")
+
+Row = TypeVar("Row")
 
 
 def statuses(status: StatusFilter) -> tuple[str, ...]:
@@ -37,8 +53,9 @@ def make_decision(
     except ValueError:
         valid = ", ".join(v.value for v in Verdict)
         raise InvalidDecisionError(f"unknown verdict {verdict!r} (valid: {valid})") from None
-    if not reviewer.strip():
-        raise InvalidDecisionError("a decision needs a reviewer")
+    check_reviewer(reviewer)
+    _check_size("edited answer", edited_answer, MAX_ANSWER_CHARS, "MAX_ANSWER_CHARS")
+    _check_size("note", note, MAX_NOTE_CHARS, "MAX_NOTE_CHARS")
     try:
         return ReviewDecision(
             verdict=verdict, reviewer=reviewer, edited_answer=edited_answer, note=note
@@ -46,6 +63,47 @@ def make_decision(
     except ValidationError as exc:
         detail = "; ".join(error["msg"] for error in exc.errors())
         raise InvalidDecisionError(f"invalid decision: {detail}") from None
+
+
+def check_reviewer(reviewer: str) -> str:
+    """``reviewer`` when it is an acceptable name; :class:`InvalidDecisionError` says why not."""
+    if not isinstance(reviewer, str):
+        kind = type(reviewer).__name__
+        raise InvalidDecisionError(f"a reviewer name must be a string, not {kind}")
+    problem = reviewer_name_problem(reviewer)
+    if problem is not None:
+        raise InvalidDecisionError(problem)
+    return reviewer
+
+
+def _check_size(what: str, text: str | None, limit: int, name: str) -> None:
+    if text is not None and len(text) > limit:
+        raise InvalidDecisionError(
+            f"the {what} is {len(text):,} characters; the limit is {limit:,} ({name})"
+        )
+
+
+def _log_invalid(error: InvalidRowError) -> None:
+    logger.warning("skipped: %s", error)
+
+
+def items_from_rows(
+    rows: Iterable[Row],
+    build: Callable[[Row], ReviewItem],
+    on_invalid: InvalidRowHandler | None,
+) -> list[ReviewItem]:
+    """The items of ``rows``; a row ``build`` refuses is passed to ``on_invalid`` and skipped.
+
+    ``on_invalid`` defaults to a warning on the ``guardrail.review`` logger.
+    """
+    report = _log_invalid if on_invalid is None else on_invalid
+    items: list[ReviewItem] = []
+    for row in rows:
+        try:
+            items.append(build(row))
+        except InvalidRowError as error:
+            report(error)
+    return items
 
 
 def list_query(

@@ -1,7 +1,7 @@
 """The PostgreSQL schema of the review queue (component ``review`` in ``guardrail_schema``).
 
 ``MIGRATIONS[i]`` takes a database from version ``i`` to ``i + 1``; the versions match the
-SQLite schema's (1: the items, 2: reviewer claims).
+SQLite schema's (1: the items, 2: reviewer claims, 3: the claim a forced decision overrode).
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ MIGRATIONS = (
     ALTER TABLE review_items ADD COLUMN claimed_by text;
     ALTER TABLE review_items ADD COLUMN claimed_until timestamptz;
     CREATE INDEX review_items_pending ON review_items (created_at, id) WHERE status = 'pending'
+    """,
+    """
+    ALTER TABLE review_items ADD COLUMN overrode_claim text
     """,
 )
 
@@ -105,7 +108,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 def item_from_row(row: dict[str, Any]) -> ReviewItem:
-    """Rebuild an item from a ``SELECT *`` row (a dict row); ``ReviewStoreError`` if invalid."""
+    """Rebuild an item from a ``SELECT *`` row (a dict row); ``InvalidRowError`` if invalid."""
     try:
         return _item_from_row(row)
     except ROW_ERRORS as exc:
@@ -121,6 +124,7 @@ def _item_from_row(row: dict[str, Any]) -> ReviewItem:
             decided_at=row["decided_at"].astimezone(UTC),
             edited_answer=row["edited_answer"],
             note=row["note"],
+            overrode_claim=row["overrode_claim"],
         )
     return ReviewItem(
         id=row["id"],

@@ -45,8 +45,12 @@ _V2 = """
 ALTER TABLE review_items ADD COLUMN claimed_by TEXT;
 ALTER TABLE review_items ADD COLUMN claimed_until_us INTEGER;
 """
-MIGRATIONS = (_V1, _V2)
-"""``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1`` (2: reviewer claims)."""
+_V3 = """
+ALTER TABLE review_items ADD COLUMN overrode_claim TEXT;
+"""
+MIGRATIONS = (_V1, _V2, _V3)
+"""``MIGRATIONS[i]`` takes the schema from version ``i`` to ``i + 1`` (2: reviewer claims,
+3: the claim a forced decision overrode)."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _COLUMNS = (
@@ -79,12 +83,41 @@ def item_row(item: ReviewItem) -> tuple[Any, ...]:
     )
 
 
+class Undecodable:
+    """A TEXT value that is not valid UTF-8 (see :func:`decode_text`); never a valid field."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"<undecodable text {self.raw[:40]!r}>"
+
+
+def decode_text(raw: bytes) -> str | Undecodable:
+    """SQLite's TEXT as ``str``, or :class:`Undecodable` for invalid UTF-8.
+
+    A connection's ``text_factory``: one bad row then fails on its own instead of aborting the
+    whole ``fetchall``.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Undecodable(raw)
+
+
 def item_from_row(row: sqlite3.Row) -> ReviewItem:
-    """Rebuild an item from a ``SELECT *`` row; ``ReviewStoreError`` for invalid contents."""
+    """Rebuild an item from a ``SELECT *`` row; ``InvalidRowError`` for invalid contents."""
     try:
         return _item_from_row(row)
     except ROW_ERRORS as exc:
-        raise invalid_row(row["id"], exc) from exc
+        raise invalid_row(_row_id(row), exc) from exc
+
+
+def _row_id(row: sqlite3.Row) -> object:
+    try:
+        return row["id"]
+    except (IndexError, KeyError):
+        return None
 
 
 def _item_from_row(row: sqlite3.Row) -> ReviewItem:
@@ -96,6 +129,7 @@ def _item_from_row(row: sqlite3.Row) -> ReviewItem:
             decided_at=from_us(row["decided_us"]),
             edited_answer=row["edited_answer"],
             note=row["note"],
+            overrode_claim=row["overrode_claim"],
         )
     return ReviewItem(
         id=row["id"],

@@ -7,15 +7,19 @@ status 1; ``is_retryable`` says whether the same call may succeed later.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from guardrail.errors import GuardrailRuntimeError
 
 __all__ = [
     "AlreadyDecidedError",
     "InvalidDecisionError",
+    "InvalidRowError",
+    "ItemClaimedError",
     "ReviewError",
     "ReviewItemNotFoundError",
     "ReviewNotifyError",
+    "ReviewPermissionError",
     "ReviewStoreError",
     "ReviewTimeoutError",
     "WebhookDeliveryError",
@@ -48,6 +52,34 @@ class AlreadyDecidedError(ReviewError):
 
 class InvalidDecisionError(ReviewError, ValueError):
     """A decision is malformed (``edit`` without an edited answer, empty reviewer, ...)."""
+
+
+class ItemClaimedError(ReviewError):
+    """Another reviewer holds a live claim on the item; deciding it is refused.
+
+    Retryable: the claim lapses at ``claimed_until``, or its holder releases it. An admin may
+    decide anyway with ``force`` (recorded as the decision's ``overrode_claim``).
+    """
+
+    is_retryable = True
+
+    def __init__(self, item_id: str, holder: str, claimed_until: datetime | None) -> None:
+        until = (
+            ""
+            if claimed_until is None
+            else f" until {claimed_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        )
+        super().__init__(
+            f"review item {item_id!r} is claimed by {holder!r}{until}; wait for the claim to "
+            f"lapse, ask {holder!r} to release it, or decide with force as an admin reviewer"
+        )
+        self.item_id = item_id
+        self.holder = holder
+        self.claimed_until = claimed_until
+
+
+class ReviewPermissionError(ReviewError, PermissionError):
+    """The reviewer may not do this (a forced decision by a reviewer who is not an admin)."""
 
 
 class ReviewTimeoutError(ReviewError, TimeoutError):
@@ -94,15 +126,29 @@ class ReviewNotifyError(ReviewError):
         self.errors = tuple(errors)
 
 
-ROW_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+ROW_ERRORS = (ValueError, TypeError, LookupError, AttributeError, OverflowError)
 """What rebuilding an item from a stored row raises on invalid contents (pydantic's
-``ValidationError`` is a ``ValueError``)."""
+``ValidationError`` is a ``ValueError``; a missing column is a ``KeyError`` or, from an
+SQLite row, an ``IndexError``)."""
 
 
-def invalid_row(row_id: object, exc: BaseException) -> ReviewStoreError:
-    """The :class:`ReviewStoreError` for a stored row that is not a valid item."""
+class InvalidRowError(ReviewStoreError):
+    """A stored row is not a valid review item (edited by hand or by another tool).
+
+    ``item_id`` is the row's id as stored (any type; ``None`` when it could not be read).
+    ``list`` and ``export`` report such rows and skip them; ``get`` raises.
+    """
+
+    def __init__(self, message: str, item_id: object) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+
+
+def invalid_row(row_id: object, exc: BaseException) -> InvalidRowError:
+    """The :class:`InvalidRowError` for a stored row that is not a valid item."""
     detail = " ".join(str(exc).split())[:300]
     where = repr(row_id)[:80]
-    return ReviewStoreError(
-        f"review item {where} in the database is invalid ({type(exc).__name__}: {detail})"
+    return InvalidRowError(
+        f"review item {where} in the database is invalid ({type(exc).__name__}: {detail})",
+        row_id,
     )

@@ -8,6 +8,7 @@ are stored as their ``to_dict()`` mappings.
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,6 +17,9 @@ from typing import Annotated, Any, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_ANSWER_CHARS",
+    "MAX_NOTE_CHARS",
+    "MAX_REVIEWER_CHARS",
     "ReviewAttempt",
     "ReviewDecision",
     "ReviewItem",
@@ -55,6 +59,46 @@ _STATUS_OF = {
 JsonObject = dict[str, Any]
 _Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
+MAX_REVIEWER_CHARS = 200
+"""The longest reviewer name (a claim holder or a decision's reviewer)."""
+MAX_ANSWER_CHARS = 1_000_000
+"""The longest edited answer a reviewer may store (far beyond any model's reply)."""
+MAX_NOTE_CHARS = 20_000
+"""The longest note on a decision."""
+
+# Control characters (C0, C1, DEL), format characters (bidi overrides, zero-width joiners)
+# and line/paragraph separators: a name with any of them can rewrite the terminal it is shown
+# in or pass for someone else's.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def reviewer_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a reviewer name, or ``None`` when it is acceptable.
+
+    A name is 1 to :data:`MAX_REVIEWER_CHARS` characters, not only spaces, with no control,
+    format (bidi), separator, surrogate or unassigned characters.
+    """
+    if not name.strip():
+        return "a reviewer name must not be empty"
+    if len(name) > MAX_REVIEWER_CHARS:
+        return (
+            f"a reviewer name is at most {MAX_REVIEWER_CHARS} characters "
+            f"(MAX_REVIEWER_CHARS); got {len(name):,}"
+        )
+    for position, char in enumerate(name):
+        if unicodedata.category(char) in _UNSAFE_CATEGORIES:
+            return (
+                f"a reviewer name must not contain control or format characters; "
+                f"found U+{ord(char):04X} at position {position}"
+            )
+    return None
+
+
+def _check_reviewer(name: str | None) -> str | None:
+    if name is not None and (problem := reviewer_name_problem(name)) is not None:
+        raise ValueError(problem)
+    return name
+
 
 def utc_now() -> datetime:
     """The current time as an aware UTC datetime."""
@@ -73,13 +117,21 @@ class _Model(BaseModel):
 
 
 class ReviewDecision(_Model):
-    """A reviewer's final word on an item. ``edited_answer`` is required for, and only for, edit."""
+    """A reviewer's final word on an item. ``edited_answer`` is required for, and only for, edit.
+
+    ``reviewer`` passes :func:`reviewer_name_problem`; ``edited_answer`` and ``note`` are
+    bounded by :data:`MAX_ANSWER_CHARS` and :data:`MAX_NOTE_CHARS`.
+    """
 
     verdict: Annotated[Verdict, Field(strict=False)]
-    reviewer: str = Field(min_length=1)
+    reviewer: str
     decided_at: AwareDatetime = Field(default_factory=utc_now)
-    edited_answer: str | None = None
-    note: str | None = None
+    edited_answer: str | None = Field(default=None, max_length=MAX_ANSWER_CHARS)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+    overrode_claim: str | None = None
+    """The reviewer whose live claim this decision overrode (a forced decision by an admin)."""
+
+    _reviewer_name = field_validator("reviewer")(_check_reviewer)
 
     @model_validator(mode="after")
     def _edited_answer_matches_verdict(self) -> Self:
@@ -152,6 +204,8 @@ class ReviewItem(_Model):
     decision: ReviewDecision | None = None
     claimed_by: str | None = None
     claimed_until: AwareDatetime | None = None
+
+    _claim_holder = field_validator("claimed_by")(_check_reviewer)
 
     @field_validator("events", mode="before")
     @classmethod

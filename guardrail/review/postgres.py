@@ -24,17 +24,18 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import _pg_schema as schema
-from guardrail.review._filters import list_query, make_decision
+from guardrail.review._filters import check_reviewer, items_from_rows, list_query, make_decision
 from guardrail.review.errors import (
     AlreadyDecidedError,
     InvalidDecisionError,
+    ItemClaimedError,
     ReviewItemNotFoundError,
     ReviewStoreError,
     ReviewTimeoutError,
 )
 from guardrail.review.export import write_items
 from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
-from guardrail.review.store import ExportFormat, StatusFilter
+from guardrail.review.store import ExportFormat, InvalidRowHandler, StatusFilter
 from guardrail.storage.postgres import PostgresDatabase
 from guardrail.storage.url import redact_url
 
@@ -62,6 +63,17 @@ def _check_enqueue(item: ReviewItem, dedupe_key: str | None) -> ReviewItem:
     if item.claimed_by is not None or item.claimed_until is not None:
         item = item.model_copy(update={"claimed_by": None, "claimed_until": None})
     return item
+
+
+_DECIDE = (
+    b"UPDATE review_items SET status = %(status)s, verdict = %(verdict)s,"
+    b" reviewer = %(reviewer)s, decided_at = %(decided)s, edited_answer = %(edited)s,"
+    b" note = %(note)s, overrode_claim = CASE WHEN claimed_by IS NOT NULL"
+    b" AND claimed_by <> %(reviewer)s AND claimed_until > now() THEN claimed_by END"
+    b" WHERE id = %(id)s AND status = 'pending' AND (%(force)s OR claimed_by IS NULL"
+    b" OR claimed_by = %(reviewer)s OR claimed_until IS NULL OR claimed_until <= now())"
+    b" RETURNING *"
+)
 
 
 def _check_lease(lease_s: float, wait_s: float) -> None:
@@ -156,45 +168,50 @@ class PostgresReviewQueue:
         reviewer: str,
         edited_answer: str | None = None,
         note: str | None = None,
+        *,
+        force: bool = False,
     ) -> ReviewItem:
-        """Record a final decision on a pending item and return the decided item."""
+        """Record a final decision on a pending item and return the decided item.
+
+        Refused with :class:`~guardrail.review.errors.ItemClaimedError` while another reviewer
+        holds a live claim, unless ``force`` (see :meth:`ReviewStore.decide`).
+        """
         decision = make_decision(verdict, reviewer, edited_answer, note)
+        params = {
+            "status": decision.verdict.status.value,
+            "verdict": decision.verdict.value,
+            "reviewer": decision.reviewer,
+            "decided": decision.decided_at,
+            "edited": decision.edited_answer,
+            "note": decision.note,
+            "id": item_id,
+            "force": force,
+        }
         tries = 0
 
         def update(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             nonlocal tries
             tries += 1
-            row = conn.execute(
-                "SELECT * FROM review_items WHERE id = %s FOR UPDATE", (item_id,)
-            ).fetchone()
+            # One conditional UPDATE: under READ COMMITTED a concurrent claim or decision makes
+            # PostgreSQL re-check the WHERE clause on the newest row, so no claim slips by.
+            updated = conn.execute(_DECIDE, params).fetchone()
+            if updated is not None:
+                conn.execute("SELECT pg_notify(%s, %s)", (schema.CHANNEL, f"decided:{item_id}"))
+                return dict(updated)
+            row = conn.execute("SELECT * FROM review_items WHERE id = %s", (item_id,)).fetchone()
             if row is None:
                 raise ReviewItemNotFoundError(item_id, self.url)
-            if row["status"] != ReviewStatus.PENDING.value:
-                mine = (
-                    tries > 1
-                    and row["verdict"] == decision.verdict.value
-                    and row["reviewer"] == decision.reviewer
-                    and row["decided_at"] == decision.decided_at
-                )
-                if mine:  # our earlier try committed before its connection broke
-                    return dict(row)
-                raise AlreadyDecidedError(item_id, row["status"], row["reviewer"])
-            updated = conn.execute(
-                "UPDATE review_items SET status = %s, verdict = %s, reviewer = %s,"
-                " decided_at = %s, edited_answer = %s, note = %s WHERE id = %s RETURNING *",
-                (
-                    decision.verdict.status.value,
-                    decision.verdict.value,
-                    decision.reviewer,
-                    decision.decided_at,
-                    decision.edited_answer,
-                    decision.note,
-                    item_id,
-                ),
-            ).fetchone()
-            conn.execute("SELECT pg_notify(%s, %s)", (schema.CHANNEL, f"decided:{item_id}"))
-            assert updated is not None
-            return dict(updated)
+            if row["status"] == ReviewStatus.PENDING.value:
+                raise ItemClaimedError(item_id, row["claimed_by"], row["claimed_until"])
+            mine = (
+                tries > 1
+                and row["verdict"] == decision.verdict.value
+                and row["reviewer"] == decision.reviewer
+                and row["decided_at"] == decision.decided_at
+            )
+            if mine:  # our earlier try committed before its connection broke
+                return dict(row)
+            raise AlreadyDecidedError(item_id, row["status"], row["reviewer"])
 
         return schema.item_from_row(self._db.run(update))
 
@@ -213,8 +230,7 @@ class PostgresReviewQueue:
         Returns ``None`` when there is nothing to claim.
         """
         _check_lease(lease_s, wait_s)
-        if not reviewer.strip():
-            raise InvalidDecisionError("a claim needs a reviewer")
+        check_reviewer(reviewer)
         if wait_s <= 0:
             return self._claim_once(reviewer, queue, lease_s)
         listener = self._db.listener(schema.CHANNEL)
@@ -247,6 +263,7 @@ class PostgresReviewQueue:
 
     def release(self, item_id: str, reviewer: str) -> ReviewItem:
         """Give back a claim ``reviewer`` holds, so that others can claim the item."""
+        check_reviewer(reviewer)
 
         def release(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             row = conn.execute(
@@ -288,13 +305,17 @@ class PostgresReviewQueue:
         queue: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> builtins.list[ReviewItem]:
-        """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
+        """Items oldest first, filtered by status(es), queue and creation time (``>= since``).
+
+        Invalid rows are skipped and passed to ``on_invalid`` (default: a logged warning).
+        """
         sql, params = list_query(
             status, queue, since, limit, "%s", created_column="created_at", created=lambda t: t
         )
         rows = self._db.run(lambda conn: conn.execute(sql.encode(), params).fetchall())
-        return [schema.item_from_row(row) for row in rows]
+        return items_from_rows(rows, schema.item_from_row, on_invalid)
 
     def pending_counts(self) -> dict[str, int]:
         """How many items wait for a decision, per queue."""
@@ -333,6 +354,11 @@ class PostgresReviewQueue:
         status: StatusFilter = None,
         queue: str | None = None,
         since: datetime | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> int:
-        """Write the matching items to ``out`` as JSON lines or CSV; return the count."""
-        return write_items(self.list(status=status, queue=queue, since=since), out, format)
+        """Write the matching items to ``out`` as JSON lines or CSV; return the count.
+
+        Invalid rows are skipped and reported as by :meth:`list`.
+        """
+        items = self.list(status=status, queue=queue, since=since, on_invalid=on_invalid)
+        return write_items(items, out, format)

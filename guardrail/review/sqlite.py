@@ -21,10 +21,11 @@ from typing import Any, TextIO
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import _schema, _sqlite
-from guardrail.review._filters import list_query, make_decision
+from guardrail.review._filters import check_reviewer, items_from_rows, list_query, make_decision
 from guardrail.review.errors import (
     AlreadyDecidedError,
     InvalidDecisionError,
+    ItemClaimedError,
     ReviewItemNotFoundError,
     ReviewStoreError,
     ReviewTimeoutError,
@@ -34,6 +35,7 @@ from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
 from guardrail.review.store import (
     ENV_REVIEW_DB,
     ExportFormat,
+    InvalidRowHandler,
     StatusFilter,
     default_review_db_path,
 )
@@ -110,6 +112,7 @@ class SQLiteReviewQueue:
             self._errors(),
             _sqlite.connection(self._path, self._busy_timeout_s, self._synchronous) as conn,
         ):
+            conn.text_factory = _schema.decode_text
             if write:
                 with _sqlite.transaction(conn):
                     yield conn
@@ -149,31 +152,48 @@ class SQLiteReviewQueue:
         reviewer: str,
         edited_answer: str | None = None,
         note: str | None = None,
+        *,
+        force: bool = False,
     ) -> ReviewItem:
-        """Record a final decision on a pending item and return the decided item."""
+        """Record a final decision on a pending item and return the decided item.
+
+        Refused with :class:`~guardrail.review.errors.ItemClaimedError` while another reviewer
+        holds a live claim, unless ``force`` (see :meth:`ReviewStore.decide`).
+        """
         decision = make_decision(verdict, reviewer, edited_answer, note)
+        now = _sqlite.to_us(datetime.now(UTC))
         with self._connect(write=True) as conn:
-            row = conn.execute(
-                "SELECT status, reviewer FROM review_items WHERE id = ?", (item_id,)
-            ).fetchone()
-            if row is None:
-                raise ReviewItemNotFoundError(item_id, str(self._path))
+            # One conditional UPDATE: the claim is checked by the statement that writes.
+            updated = conn.execute(
+                "UPDATE review_items SET status = :status, verdict = :verdict,"
+                " reviewer = :reviewer, decided_us = :decided, edited_answer = :edited,"
+                " note = :note, overrode_claim = CASE WHEN claimed_by IS NOT NULL"
+                " AND claimed_by != :reviewer AND claimed_until_us > :now THEN claimed_by END"
+                " WHERE id = :id AND status = 'pending' AND (:force OR claimed_by IS NULL"
+                " OR claimed_by = :reviewer OR claimed_until_us IS NULL"
+                " OR claimed_until_us <= :now)",
+                {
+                    "status": decision.verdict.status.value,
+                    "verdict": decision.verdict.value,
+                    "reviewer": decision.reviewer,
+                    "decided": _sqlite.to_us(decision.decided_at),
+                    "edited": decision.edited_answer,
+                    "note": decision.note,
+                    "now": now,
+                    "id": item_id,
+                    "force": int(force),
+                },
+            ).rowcount
+            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise ReviewItemNotFoundError(item_id, str(self._path))
+        if updated != 1:
             if row["status"] != ReviewStatus.PENDING.value:
                 raise AlreadyDecidedError(item_id, row["status"], row["reviewer"])
-            conn.execute(
-                "UPDATE review_items SET status = ?, verdict = ?, reviewer = ?, decided_us = ?,"
-                " edited_answer = ?, note = ? WHERE id = ?",
-                (
-                    decision.verdict.status.value,
-                    decision.verdict.value,
-                    decision.reviewer,
-                    _sqlite.to_us(decision.decided_at),
-                    decision.edited_answer,
-                    decision.note,
-                    item_id,
-                ),
+            until = row["claimed_until_us"]
+            raise ItemClaimedError(
+                item_id, row["claimed_by"], None if until is None else _sqlite.from_us(until)
             )
-            row = conn.execute("SELECT * FROM review_items WHERE id = ?", (item_id,)).fetchone()
         return _schema.item_from_row(row)
 
     def claim(
@@ -196,8 +216,7 @@ class SQLiteReviewQueue:
                 f"claim needs lease_s > 0, wait_s >= 0 and poll_s > 0, "
                 f"got {lease_s!r}, {wait_s!r} and {poll_s!r}"
             )
-        if not reviewer.strip():
-            raise InvalidDecisionError("a claim needs a reviewer")
+        check_reviewer(reviewer)
         deadline = time.monotonic() + wait_s
         while True:
             item = self._claim_once(reviewer, queue, lease_s)
@@ -230,6 +249,7 @@ class SQLiteReviewQueue:
 
     def release(self, item_id: str, reviewer: str) -> ReviewItem:
         """Give back a claim ``reviewer`` holds, so that others can claim the item."""
+        check_reviewer(reviewer)
         with self._connect(write=True) as conn:
             row = conn.execute(
                 "SELECT claimed_by FROM review_items WHERE id = ?", (item_id,)
@@ -267,14 +287,18 @@ class SQLiteReviewQueue:
         queue: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> builtins.list[ReviewItem]:
-        """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
+        """Items oldest first, filtered by status(es), queue and creation time (``>= since``).
+
+        Invalid rows are skipped and passed to ``on_invalid`` (default: a logged warning).
+        """
         sql, params = list_query(
             status, queue, since, limit, "?", created_column="created_us", created=_sqlite.to_us
         )
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
-        return [_schema.item_from_row(row) for row in rows]
+        return items_from_rows(rows, _schema.item_from_row, on_invalid)
 
     def wait(self, item_id: str, timeout_s: float, poll_s: float = 0.5) -> ReviewItem:
         """Poll every ``poll_s`` until the item is decided; raise after ``timeout_s``."""
@@ -300,9 +324,14 @@ class SQLiteReviewQueue:
         status: StatusFilter = None,
         queue: str | None = None,
         since: datetime | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> int:
-        """Write the matching items to ``out`` as JSON lines or CSV; return the count."""
-        return write_items(self.list(status=status, queue=queue, since=since), out, format)
+        """Write the matching items to ``out`` as JSON lines or CSV; return the count.
+
+        Invalid rows are skipped and reported as by :meth:`list`.
+        """
+        items = self.list(status=status, queue=queue, since=since, on_invalid=on_invalid)
+        return write_items(items, out, format)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` verdict (``"ok"`` for a sound file)."""

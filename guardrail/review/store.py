@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, TextIO, runtime_checkable
 
 from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
 
+if TYPE_CHECKING:
+    from guardrail.review.errors import InvalidRowError
+
 __all__ = [
     "ExportFormat",
+    "InvalidRowHandler",
     "ReviewStore",
     "StatusFilter",
     "default_review_db",
@@ -26,6 +30,8 @@ __all__ = [
 
 ExportFormat = Literal["jsonl", "csv"]
 StatusFilter = ReviewStatus | str | Collection[ReviewStatus | str] | None
+InvalidRowHandler = Callable[["InvalidRowError"], None]
+"""Told about each stored row that is not a valid item (``list`` and ``export`` skip it)."""
 
 ENV_REVIEW_DB = "GUARDRAIL_REVIEW_DB"
 
@@ -73,8 +79,13 @@ class ReviewStore(Protocol):
         queue: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> builtins.list[ReviewItem]:
-        """Items oldest first, filtered by status(es), queue and creation time (``>= since``)."""
+        """Items oldest first, filtered by status(es), queue and creation time (``>= since``).
+
+        A stored row that is not a valid item is skipped and passed to ``on_invalid`` (by
+        default: a warning on the ``guardrail.review`` logger); ``limit`` counts rows read.
+        """
         ...
 
     def decide(
@@ -84,12 +95,19 @@ class ReviewStore(Protocol):
         reviewer: str,
         edited_answer: str | None = None,
         note: str | None = None,
+        *,
+        force: bool = False,
     ) -> ReviewItem:
         """Record a final decision and return the decided item.
 
-        Raises :class:`~guardrail.review.errors.AlreadyDecidedError` for a decided item and
+        Raises :class:`~guardrail.review.errors.AlreadyDecidedError` for a decided item,
         :class:`~guardrail.review.errors.InvalidDecisionError` for a malformed decision
-        (``edit`` needs ``edited_answer``).
+        (``edit`` needs ``edited_answer``; names and sizes are bounded) and
+        :class:`~guardrail.review.errors.ItemClaimedError` when another reviewer holds a live
+        claim on the item. The claim check and the write are one conditional ``UPDATE``.
+        ``force`` decides over such a claim and records its holder as the decision's
+        ``overrode_claim``; the caller checks that the reviewer may (``ReviewQueue`` allows
+        its admins only).
         """
         ...
 
@@ -130,8 +148,12 @@ class ReviewStore(Protocol):
         status: StatusFilter = None,
         queue: str | None = None,
         since: datetime | None = None,
+        on_invalid: InvalidRowHandler | None = None,
     ) -> int:
-        """Write the matching items to ``out``; return how many were written."""
+        """Write the matching items to ``out``; return how many were written.
+
+        Invalid rows are skipped and reported as by :meth:`list`.
+        """
         ...
 
     def close(self) -> None:

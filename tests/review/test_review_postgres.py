@@ -53,7 +53,7 @@ def test_a_version_1_database_is_migrated_on_first_use(
         claimed = store.claim("ann")
         assert claimed is not None
         assert claimed.id == "old"
-    assert _versions(postgres_url) == [("review", 2)]
+    assert _versions(postgres_url) == [("review", len(_pg_schema.MIGRATIONS))]
 
 
 def test_concurrent_first_opens_migrate_once(postgres_url: str) -> None:
@@ -71,7 +71,7 @@ def test_concurrent_first_opens_migrate_once(postgres_url: str) -> None:
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    assert _versions(postgres_url) == [("review", 2)]
+    assert _versions(postgres_url) == [("review", len(_pg_schema.MIGRATIONS))]
 
 
 def test_newer_schema_is_refused(postgres_url: str) -> None:
@@ -126,3 +126,20 @@ def test_bad_input_and_unreachable_servers_are_clear_errors(
     store.close()
     with pytest.raises(ReviewStoreError, match="closed"):
         store.get("x")
+
+
+def test_a_bad_row_is_reported_and_skipped(postgres_url: str, make_item: MakeItem) -> None:
+    with PostgresReviewQueue(postgres_url) as store:
+        good = store.enqueue(make_item())
+        bad = store.enqueue(make_item())
+        with psycopg.connect(postgres_url) as conn:
+            conn.execute("UPDATE review_items SET events = '\"x\"' WHERE id = %s", (bad.id,))
+        skipped: list[ReviewStoreError] = []
+        assert [item.id for item in store.list(on_invalid=skipped.append)] == [good.id]
+        [error] = skipped
+        assert str(error).startswith(
+            f"review item {bad.id!r} in the database is invalid (ValidationError: 1 validation "
+            "error for ReviewItem events Input should be a valid list"
+        )
+        with pytest.raises(ReviewStoreError, match="invalid"):
+            store.get(bad.id)

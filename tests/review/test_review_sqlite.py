@@ -27,7 +27,7 @@ def test_database_is_wal_with_a_schema_version(
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rows = conn.execute("SELECT component, version FROM guardrail_schema").fetchall()
     conn.close()
-    assert rows == [("review", 2)]
+    assert rows == [("review", _schema.SCHEMA_VERSION)]
     assert sqlite_store.integrity_check() == "ok"
 
 
@@ -108,5 +108,7 @@ def test_a_version_1_database_is_migrated_on_first_use(db_path: Path, make_item:
         assert queue.claim("ann") is not None
         assert queue.get("old").claimed_by == "ann"
     conn = sqlite3.connect(db_path)
-    assert conn.execute("SELECT version FROM guardrail_schema").fetchall() == [(2,)]
+    assert conn.execute("SELECT version FROM guardrail_schema").fetchall() == [
+        (_schema.SCHEMA_VERSION,)
+    ]
     conn.close()
