@@ -31,7 +31,11 @@ built-in ``HumanInTheLoopMiddleware`` gates tool calls only; the two compose.
 
 **Agent turns.** The question the scorer sees is the last human message. A turn whose message
 calls tools is not a final answer: its text is scored at process checkpoints, but it gets no
-outcome score and is never sent to review.
+outcome score and is never sent to review as an answer. When the policy has ``tool_call``
+rules (``when: {stage: tool_call, tool: [send_email]}``), each call of the turn is judged
+before it runs (:mod:`.tool_calls`): held for a person in LangChain's human-in-the-loop format
+(``human_review``), refused with a message to the model (``abort``), generated again
+(``retry``, ``escalate``, ``self_correct``) or let run and recorded.
 
 **Streams.** Callers of ``agent.stream(stream_mode="messages")`` receive the model's tokens as
 they are generated, also those of an attempt the guard then interrupts; the guard writes
@@ -50,7 +54,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -74,11 +78,11 @@ from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, patch_config, var_child_runnable_config
 from langgraph.types import interrupt
-from pydantic import ValidationError
 
 from guardrail.audit.log import AuditLog
 from guardrail.audit.sink import AuditSink
 from guardrail.errors import GuardrailConfigError, GuardSignal
+from guardrail.policy import RunContext
 from guardrail.runtime import (
     USE_POLICY,
     AttemptPlan,
@@ -92,13 +96,22 @@ from guardrail.runtime import (
     arun_call,
     run_call,
 )
+from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
 
 from ..langgraph.review import ReviewRequest, ReviewResponse, record_verdict
 from ._attempt import with_handler
+from ._pauses import (
+    TOOL_CALLS_KEY,
+    TOOLS_SETTLED,
+    review_request,
+    review_response,
+    settle_tool_calls,
+)
 from ._text import content_text, is_last_chunk, question_from_messages
 from .handler import METADATA_KEY, GuardrailCallbackHandler
 from .models import ModelRegistry, RunnableBuilder, model_name_of
+from .tool_calls import JudgedCall, ToolCallVerdict, judge_tool_calls, judges_tool_calls, verdict
 
 __all__ = ["FineCEMiddleware", "LowConfidenceError", "OnLowConfidence"]
 
@@ -201,6 +214,7 @@ class _Call:
     gate: StreamGate[dict[str, Any]]
     audit: AuditSink | None
     builder: RunnableBuilder
+    tool_verdicts: list[ToolCallVerdict] = field(default_factory=list)
 
     def write(self, marker: dict[str, Any]) -> None:
         """Write a marker to the agent's ``custom`` stream."""
@@ -273,6 +287,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.queue = review
         self.rejected_answer = rejected_answer
         self.tools = []
+        self.judges_tools = judges_tool_calls(self.config.policy)
         self._unresolved: OrderedDict[str, tuple[GuardedResult, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._sleep = sleep
@@ -294,7 +309,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         call = self._new_call(request)
         attempt = partial(self._attempt, call, handler)
         result = run_call(call.gate, attempt, sleep=self._sleep, emit=call.write)
-        return _deliver(result, call.question)
+        return _deliver(result, call.question, call.tool_verdicts)
 
     async def awrap_model_call(
         self,
@@ -305,7 +320,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         call = self._new_call(request)
         attempt = partial(self._aattempt, call, handler)
         result = await arun_call(call.gate, attempt, sleep=self._asleep, emit=call.write)
-        return _deliver(result, call.question)
+        return _deliver(result, call.question, call.tool_verdicts)
 
     # ----------------------------------------------------------------- review
     @hook_config(can_jump_to=["end"])
@@ -317,12 +332,14 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             return self._mark_unresolved(state, message)
         if message is None or not isinstance(record, Mapping):
             return None
+        if record.get(TOOL_CALLS_KEY) and not record.get(TOOLS_SETTLED):
+            return settle_tool_calls(message, record)
         if record.get("status") != "pending_review" or record.get(_REVIEWED):
             return None
-        request = _review_request(record)
+        request = review_request(record)
         raw = interrupt(request.model_dump())
         # -- runs once the reviewer answered (LangGraph re-ran this node up to the interrupt) --
-        response = _review_response(raw)
+        response = review_response(raw)
         if self.queue is not None and request.review_id is not None:
             record_verdict(self.queue, request.review_id, response)
         return self._apply_verdict(message, record, request, response)
@@ -397,7 +414,8 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         response: ModelResponse[Any] | None = None
         with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
             response = handler(request)
-        self._ended(call, watcher, response)
+        judged = self._judge_tools(call, plan, watcher, response)
+        self._ended(call, watcher, response, judged)
         return ()  # the model streams its own tokens: the gate releases none
 
     async def _aattempt(
@@ -410,18 +428,53 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         response: ModelResponse[Any] | None = None
         with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
             response = await handler(request)
-        self._ended(call, watcher, response)
+        judged = await asyncio.to_thread(self._judge_tools, call, plan, watcher, response)
+        self._ended(call, watcher, response, judged)
         nothing: tuple[dict[str, Any], ...] = ()  # the model streams its own tokens
         for released in nothing:
             yield released
 
+    def _judge_tools(
+        self,
+        call: _Call,
+        plan: AttemptPlan,
+        watcher: _TurnHandler,
+        response: ModelResponse[Any] | None,
+    ) -> list[JudgedCall]:
+        """Judge the tool calls of a turn the guard did not interrupt (policy permitting)."""
+        message = None if response is None else _last_ai(response.result)
+        if not self.judges_tools or message is None or not message.tool_calls:
+            return []
+        if call.gate.signal is not None:
+            return []
+        return judge_tool_calls(
+            engine=self.config.engine,
+            scorer=self.config.scorer,
+            question=call.question,
+            text=content_text(message.content),
+            calls=message.tool_calls,
+            context=RunContext(attempt=plan.attempt, model=plan.model or call.builder.model_name),
+            audit=call.audit,
+            first_index=sum(len(watch.events) for watch in watcher.watches()) + 1,
+        )
+
     def _ended(
-        self, call: _Call, watcher: _TurnHandler, response: ModelResponse[Any] | None
+        self,
+        call: _Call,
+        watcher: _TurnHandler,
+        response: ModelResponse[Any] | None,
+        judged: Sequence[JudgedCall] = (),
     ) -> None:
         """Report the attempt; with ``on_low_confidence="raise"``, raise for the built-ins."""
         message = None if response is None else _last_ai(response.result)
         text = None if message is None else content_text(message.content)
         reviewable = not watcher.called_tools()  # a tool-calling turn is not an answer
+        call.tool_verdicts = [verdict(judgement) for judgement in judged]
+        again = next((j for j in judged if _regenerates(j)), None)
+        if again is not None and again.event is not None:
+            # a retry, escalation or self-correction of the turn: the loop runs it again
+            call.gate.signal = signal_for(again.decision, (again.event,), text or "")
+            response = None
         call.gate.end(watcher.watches(), response, text=text, reviewable=reviewable)
         signal = call.gate.signal
         if self.on_low_confidence != "raise" or signal is None:
@@ -513,14 +566,23 @@ def _child_config(config: RunnableConfig) -> Iterator[None]:
         var_child_runnable_config.reset(token)
 
 
-def _deliver(result: GuardedResult, question: str) -> ModelResponse[Any]:
+def _regenerates(judged: JudgedCall) -> bool:
+    return judged.decision.action.type in ("retry", "escalate", "self_correct")
+
+
+def _deliver(
+    result: GuardedResult, question: str, tool_verdicts: Sequence[ToolCallVerdict] = ()
+) -> ModelResponse[Any]:
     """The call's response, its answer message carrying the result (and the question)."""
     output = result.output
     if not isinstance(output, ModelResponse):
         output = _response_from_text(result.answer)
     message = _last_ai(output.result)
     if message is not None:
-        message.response_metadata[METADATA_KEY] = {**result.to_dict(), "question": question}
+        record = {**result.to_dict(), "question": question}
+        if tool_verdicts:
+            record[TOOL_CALLS_KEY] = list(tool_verdicts)
+        message.response_metadata[METADATA_KEY] = record
         message.response_metadata[SUMMARY_KEY] = result.summary()
     return output
 
@@ -547,40 +609,3 @@ def _last_ai(messages: Sequence[BaseMessage]) -> AIMessage | None:
         if isinstance(message, AIMessage):
             return message
     return None
-
-
-def _review_response(raw: object) -> ReviewResponse:
-    """The reviewer's resume value as a :class:`ReviewResponse`, or a clear error."""
-    if isinstance(raw, ReviewResponse):
-        return raw
-    try:
-        return ReviewResponse.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
-        raise GuardrailConfigError(
-            f"the value resumed into a guardrail review is not a verdict ({problems}); resume "
-            'with Command(resume={"verdict": "approve" | "edit" | "reject", '
-            '"edited_answer": ...})'
-        ) from None
-
-
-def _review_request(record: Mapping[str, Any]) -> ReviewRequest:
-    attempts = record.get("attempts") or []
-    last = attempts[-1] if attempts else {}
-    decisions = last.get("decisions") or []
-    low: Mapping[str, Any] = next(
-        (d for d in reversed(decisions) if d["action"]["type"] != "continue"), {}
-    )
-    return ReviewRequest(
-        question=str(record.get("question") or ""),
-        answer=str(record.get("answer") or ""),
-        confidence=record.get("final_confidence"),
-        status=str(record.get("status")),
-        partial=bool(last.get("partial", False)),
-        review_id=record.get("review_id"),
-        rule=low.get("rule"),
-        reasons=list(low.get("reasons") or []),
-        attempts=len(attempts),
-    )
