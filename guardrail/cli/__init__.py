@@ -36,6 +36,7 @@ _COMMAND_MODULES = (
     "guardrail.cli.serve",
     "guardrail.cli.scorer",
     "guardrail.cli.calibrate",
+    "guardrail.cli.adapt",
 )
 
 

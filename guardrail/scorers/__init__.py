@@ -60,21 +60,37 @@ def _hybrid(
     return HybridScorer.from_ref(model, finece, calibration=calibration, recompute=recompute)
 
 
+def _adapted(model: str, **options: Any) -> Scorer:
+    from guardrail.scorers.adapted import load_adapted
+
+    return load_adapted(model, **options)
+
+
 SCORER_BACKENDS: dict[str, Callable[..., Scorer]] = {
     "finece": _finece,
     "value_head": _value_head,
     "remote": _remote,  # a scorer service: options url=, engine=, adapter=
     "logprob": _logprob,
     "hybrid": _hybrid,  # hybrid:REF, a FineCE scorer and logprob signals; options go to REF
+    "adapted": _adapted,  # a folder written by `guardrail adapt` (adapt.json)
 }
 
 
 def reads_generator_logprobs(ref: str) -> bool:
     """Whether the scorer ``ref`` names reads the generator's token logprobs.
 
-    ``logprob:SIGNAL`` and ``hybrid:REF`` do: a guarded call then asks the provider for them.
+    ``logprob:SIGNAL`` and ``hybrid:REF`` do, and a ``guardrail adapt`` folder that chose one
+    of them: a guarded call then asks the provider for them.
     """
-    return ref.startswith(("logprob:", "hybrid:"))
+    if ref.startswith(("logprob:", "hybrid:")):
+        return True
+    from guardrail.scorers.adapted import adapted_inner_ref, is_adapted_dir
+
+    if is_adapted_dir(ref):
+        from pathlib import Path
+
+        return adapted_inner_ref(Path(ref).expanduser()).startswith(("logprob:", "hybrid:"))
+    return False
 
 
 def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Scorer:
@@ -82,8 +98,9 @@ def create_scorer(model: str, *, backend: str = "auto", **options: Any) -> Score
 
     ``auto`` picks ``logprob`` for ``logprob:SIGNAL`` references (training-free scorers on the
     generator's logprobs), ``hybrid`` for ``hybrid:REF`` (a FineCE scorer and those signals,
-    combined), reads a scorer artifact's ``finece.json`` (its ``kind``) and
-    otherwise uses the instruction-prompt ``finece`` backend.
+    combined), ``adapted`` for a folder written by ``guardrail adapt``, reads a scorer
+    artifact's ``finece.json`` (its ``kind``) and otherwise uses the instruction-prompt
+    ``finece`` backend.
     """
     if backend == "auto":
         backend = _artifact_kind(model)
@@ -137,6 +154,10 @@ def _artifact_kind(model: str) -> str:
         return "logprob"
     if model.startswith("hybrid:"):
         return "hybrid"
+    from guardrail.scorers.adapted import is_adapted_dir
+
+    if is_adapted_dir(model):
+        return "adapted"
     import json
     from pathlib import Path
 
@@ -164,6 +185,8 @@ def scorer_for_settings(settings: ScorerSettings) -> Scorer:
             engine=settings.engine,
             adapter=settings.adapter,
             latency_budget_s=settings.latency_budget_s,
+            headers=settings.headers,
+            api_key_env=settings.api_key_env,
         )
     return create_scorer(
         settings.model, device=settings.device, max_input_tokens=settings.max_input_tokens

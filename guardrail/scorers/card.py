@@ -42,7 +42,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-CardKind = Literal["finece", "value_head", "untrained", "logprob", "hybrid"]
+CardKind = Literal["finece", "value_head", "untrained", "logprob", "hybrid", "adapted"]
 
 
 class ScorerMismatchWarning(UserWarning):

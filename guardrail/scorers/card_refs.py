@@ -19,7 +19,8 @@ def card_for_ref(ref: str) -> ScorerCard:
     """The card of any scorer reference, read from metadata only (no model is loaded).
 
     ``logprob:SIGNAL`` -- a training-free scorer and its calibration maps; ``hybrid:REF`` -- a
-    FineCE scorer combined with them, and the models with a combiner; ``builtin:NAME`` --
+    FineCE scorer combined with them, and the models with a combiner; a folder written by
+    ``guardrail adapt`` -- its generator, data, candidates and choice; ``builtin:NAME`` --
     a shipped scorer artifact, or a built-in model used untrained; a local directory with
     ``finece.json`` -- a trained artifact; anything else -- a model used untrained.
     """
@@ -47,6 +48,10 @@ def card_for_ref(ref: str) -> ScorerCard:
             )
         return _untrained(ref, BUILTIN_MODELS[name].description)
     path = Path(ref).expanduser()
+    from guardrail.scorers.adapted import ADAPT_FILE, adapted_card
+
+    if (path / ADAPT_FILE).is_file():
+        return adapted_card(ref, path)
     if (path / "finece.json").is_file():
         return card_for_artifact(ref, path)
     return ScorerCard(

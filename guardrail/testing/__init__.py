@@ -13,9 +13,11 @@ from guardrail.testing.scorers import ScoreCall, ScriptedScorer, ScriptedSession
 if TYPE_CHECKING:
     from guardrail.testing.engines import FakeSGLang, FakeVLLM
     from guardrail.testing.fake_chat import FakeStreamingChatModel, ScriptedToolCallingChat
+    from guardrail.testing.generators import FakeAnswerGenerator
     from guardrail.testing.tiny import tiny_llama, tiny_scorer, tiny_tokenizer
 
 __all__ = [
+    "FakeAnswerGenerator",
     "FakeSGLang",
     "FakeStreamingChatModel",
     "FakeVLLM",
@@ -29,6 +31,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "FakeAnswerGenerator": "guardrail.testing.generators",
     "FakeSGLang": "guardrail.testing.engines",
     "FakeVLLM": "guardrail.testing.engines",
     "FakeStreamingChatModel": "guardrail.testing.fake_chat",
