@@ -3,7 +3,8 @@
 The snippets in ``docs/snippets/`` are the code of the quickstart pages (included with
 ``pymdownx.snippets``, so a page shows exactly what runs here). They are written for the real
 embedded model and scorer; here they run with the project's fakes in their place
-(``FakeStreamingChatModel`` for ``ChatLocalModel``, a ``ScriptedScorer`` for the policy's
+(``FakeStreamingChatModel`` for ``ChatLocalModel``, ``ScriptedToolCallingChat`` for
+``ChatLiteLLM``, a ``ScriptedScorer`` for the policy's
 scorer, the tiny random Llama behind the litellm provider), each scripted to take the path the
 page describes, and each asserts on what the snippet prints.
 """
@@ -45,6 +46,11 @@ def weak_reasoning(question: str, answer: str) -> float:
     return 0.2 if answer else 0.9
 
 
+def held_tool_call(question: str, answer: str) -> float:
+    """0.5 everywhere: below the tool-call hold threshold (0.8), above the refusal one (0.3)."""
+    return 0.5
+
+
 @dataclass(frozen=True)
 class Case:
     """How a snippet is run: the scorer's script and what it must print."""
@@ -60,6 +66,14 @@ CASES: dict[str, Case] = {
         doubtful_outcome, ("review requested: weak-outcome 0.3", "So 17 * 3 = 51.", "approved")
     ),
     "langgraph_review.py": Case(doubtful_outcome, ("review:", "51 pending_review edit")),
+    "agents_tools.py": Case(
+        held_tool_call,
+        (
+            "held: send_email {'to': 'alice', 'body': 'moved'}",
+            "ToolMessage sent to alice@example.com",
+            "AIMessage Done.",
+        ),
+    ),
     "litellm_sdk.py": Case(confident, ("ok 0.9", "[]")),
     "policy_check.py": Case(confident, ("weak-billing-answer human_review", "because tags")),
     "errors_catch.py": Case(
@@ -74,11 +88,14 @@ def fakes(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny: tuple[Any, Any]
 ) -> Iterator[Callable[[Case], None]]:
     """Put the fakes in place of the embedded model and the policy's scorer, in ``tmp_path``."""
+    import langchain_litellm
+    from langchain_core.messages import AIMessage
+
     from guardrail import scorers
     from guardrail.generation import LocalGenerator
     from guardrail.integrations.langchain import chat_model
     from guardrail.integrations.litellm import register_local_provider
-    from guardrail.testing import FakeStreamingChatModel, ScriptedScorer
+    from guardrail.testing import FakeStreamingChatModel, ScriptedScorer, ScriptedToolCallingChat
 
     monkeypatch.chdir(tmp_path)
     for policy in SNIPPETS.glob("*.yaml"):  # the snippets read their policy files by name
@@ -90,6 +107,13 @@ def fakes(
         return FakeStreamingChatModel(responses=[ANSWER], when_exhausted="cycle")
 
     monkeypatch.setattr(chat_model, "ChatLocalModel", chat_local_model)
+
+    def tool_calling_model(**options: Any) -> ScriptedToolCallingChat:
+        call = {"name": "send_email", "args": {"to": "alice", "body": "moved"}, "id": "call-1"}
+        turn = AIMessage(content="I will email Alice.", tool_calls=[call])
+        return ScriptedToolCallingChat(script=[turn, "Done."])
+
+    monkeypatch.setattr(langchain_litellm, "ChatLiteLLM", tool_calling_model)
     model, tokenizer = tiny
     provider = register_local_provider()
     provider.add_model("smollm2", LocalGenerator(model, tokenizer, name="smollm2"))
@@ -295,5 +319,7 @@ def test_every_example_of_the_policy_reference_loads_as_a_policy() -> None:
         policy = Policy.from_text(generator.rule_yaml(when, "flag"), source=f"condition {key}")
         assert policy.rules[0].when.model_dump(by_alias=True).get(key) is not None, key
     for kind, action in generator.ACTIONS.items():
-        policy = Policy.from_text(generator.rule_yaml("{stage: outcome}", action), source=f"action {kind}")
+        policy = Policy.from_text(
+            generator.rule_yaml("{stage: outcome}", action), source=f"action {kind}"
+        )
         assert policy.rules[0].action.type == kind
