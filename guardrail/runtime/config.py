@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -11,8 +12,14 @@ from typing import TYPE_CHECKING, Any
 from guardrail.errors import GuardrailConfigError
 from guardrail.monitor import FutureSampler
 from guardrail.policy import Policy, PolicyEngine, RunContext, list_presets, load_preset
+from guardrail.runtime.drift import CalibrationDriftMonitor, SinkItems, uses_calibration_drift
 from guardrail.runtime.loop import GuardLoop
-from guardrail.runtime.review import DefaultReviewSink, ReviewSink, as_review_sink
+from guardrail.runtime.review import (
+    DefaultReviewSink,
+    QueueReviewSink,
+    ReviewSink,
+    as_review_sink,
+)
 from guardrail.runtime.watch import AnswerWatch, WatchListener, WatchMode
 from guardrail.scorers.base import Scorer
 from guardrail.scorers.tickets import CheckpointScoring
@@ -77,6 +84,10 @@ class GuardConfig:
     ``scoring`` is where checkpoints are scored; by default the process's
     :class:`~guardrail.scoring_worker.ScoringWorker` for the scorer (one thread that batches
     the checkpoints of concurrent calls and bounds each wait by ``latency_budget_s``).
+    ``drift`` puts the live calibration over the last decided review items into every
+    answer's run context (``RunContext.calibration``, read by ``calibration_drift``); a policy
+    with that condition and no ``drift`` gets a
+    :class:`~guardrail.runtime.drift.CalibrationDriftMonitor` over its review queue.
     """
 
     def __init__(
@@ -92,6 +103,7 @@ class GuardConfig:
         max_attempts: int = 16,
         review_timeout_s: float = 3600.0,
         scoring: CheckpointScoring | None = None,
+        drift: CalibrationDriftMonitor | None = None,
     ) -> None:
         if mode not in ("enforce", "observe"):
             raise GuardrailConfigError(f"mode must be 'enforce' or 'observe', got {mode!r}")
@@ -117,6 +129,20 @@ class GuardConfig:
         self._scorer = scorer
         self._scorer_lock = threading.Lock()
         self._scoring = scoring
+        self.drift = drift
+        if drift is None and uses_calibration_drift(self.policy):
+            self.drift = self._default_drift()
+
+    def _default_drift(self) -> CalibrationDriftMonitor:
+        """A drift monitor over the review queue (the default queue when no sink is set)."""
+        sink = self.review_sink if self.review_sink is not None else DefaultReviewSink()
+        if not isinstance(sink, QueueReviewSink):
+            raise GuardrailConfigError(
+                f"policy {self.policy.name!r} uses calibration_drift, which reads decided "
+                f"review items, but the review sink {sink!r} has no review queue to read: pass "
+                "review= a review queue or drift= a CalibrationDriftMonitor"
+            )
+        return CalibrationDriftMonitor(SinkItems(sink))
 
     @property
     def scorer(self) -> Scorer:
@@ -203,6 +229,8 @@ class GuardConfig:
 
         if isinstance(audit, TracedRun):
             audit.begin_attempt(context.attempt, context.model)
+        if self.drift is not None and context.calibration is None:
+            context = dataclasses.replace(context, calibration=self.drift.reading())
         return AnswerWatch(
             self.engine,
             self.scorer,
