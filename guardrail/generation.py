@@ -20,6 +20,7 @@ __all__ = [
     "PLAIN_QUESTION",
     "LocalGenerator",
     "PromptFormatChoice",
+    "PromptTooLongError",
     "TokenStep",
     "continue_prompt",
     "render_chat",
@@ -126,6 +127,23 @@ def continue_prompt(rendered: str, prefix: str) -> str:
     return rendered + prefix
 
 
+class PromptTooLongError(ValueError):
+    """The prompt leaves no room for an answer in the model's context window.
+
+    ``prompt_tokens`` is the prompt's length in tokens and ``context_window`` the model's (its
+    ``max_position_embeddings``). Raised before any forward pass, so it costs milliseconds.
+    """
+
+    def __init__(self, model: str, prompt_tokens: int, context_window: int) -> None:
+        super().__init__(
+            f"{model}: the prompt is {prompt_tokens} tokens, and the model's context window is "
+            f"{context_window} tokens (prompt and answer together); shorten the messages"
+        )
+        self.model = model
+        self.prompt_tokens = prompt_tokens
+        self.context_window = context_window
+
+
 class LocalGenerator:
     """Streams tokens from a transformers causal LM with a KV cache (greedy or sampled).
 
@@ -154,6 +172,29 @@ class LocalGenerator:
         loaded = load_model(ref, device=device, dtype=dtype)
         return cls(loaded.model, loaded.tokenizer, name=ref, prompt_format=loaded.prompt_format)
 
+    @property
+    def context_window(self) -> int | None:
+        """The most tokens (prompt and answer) the model reads: its position limit, if known."""
+        config = getattr(self.model, "config", None)
+        for attribute in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, attribute, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        value = getattr(self.tokenizer, "model_max_length", None)
+        return value if isinstance(value, int) and 0 < value < 10**7 else None
+
+    def room(self, prompt_tokens: int, max_new_tokens: int) -> int:
+        """How many tokens may follow a prompt of ``prompt_tokens`` (at most ``max_new_tokens``).
+
+        Raises :class:`PromptTooLongError` when the prompt fills the context window.
+        """
+        window = self.context_window
+        if window is None:
+            return max_new_tokens
+        if prompt_tokens >= window:
+            raise PromptTooLongError(self.name, prompt_tokens, window)
+        return min(max_new_tokens, window - prompt_tokens)
+
     def render(self, messages: Sequence[dict[str, str]]) -> str:
         """The text the model continues for ``messages`` (its :attr:`prompt_format`)."""
         return render_prompt(self.tokenizer, messages, self.prompt_format)
@@ -173,13 +214,15 @@ class LocalGenerator:
 
         ``temperature == 0`` is greedy. ``messages`` is a chat (rendered in the
         :attr:`prompt_format`) or a raw prompt string. Logprobs are of the model's distribution
-        before temperature.
+        before temperature. The answer stops where the context window ends; a prompt that
+        fills it raises :class:`PromptTooLongError` before the model runs.
         """
         import torch
         from transformers import DynamicCache
 
         prompt = messages if isinstance(messages, str) else self.render(messages)
         ids = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        max_new_tokens = self.room(int(ids.shape[-1]), max_new_tokens)
         device = next(self.model.parameters()).device
         generator = torch.Generator(device="cpu")
         if seed is not None:

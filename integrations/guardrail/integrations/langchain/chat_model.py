@@ -29,7 +29,7 @@ from contextlib import aclosing
 from typing import Any
 
 from guardrail._optional import require
-from guardrail.generation import LocalGenerator, render_chat
+from guardrail.generation import LocalGenerator, PromptTooLongError, render_chat
 from guardrail.streamtools import TextPiece, TextRelease, iterate_in_thread
 
 try:
@@ -37,6 +37,7 @@ try:
         AsyncCallbackManagerForLLMRun,
         CallbackManagerForLLMRun,
     )
+    from langchain_core.exceptions import ContextOverflowError
     from langchain_core.language_models import BaseChatModel, LangSmithParams
     from langchain_core.language_models.chat_models import (
         agenerate_from_stream,
@@ -61,7 +62,7 @@ __all__ = ["DEFAULT_MODEL_REF", "ChatLocalModel"]
 
 DEFAULT_MODEL_REF = "builtin:smollm2-135m-instruct"
 
-_CALL_OPTIONS = ("max_tokens", "seed", "temperature", "top_logprobs", "top_p")
+_CALL_OPTIONS = ("max_tokens", "model", "seed", "temperature", "top_logprobs", "top_p")
 
 
 class ChatLocalModel(BaseChatModel):
@@ -73,9 +74,14 @@ class ChatLocalModel(BaseChatModel):
     unless given). The model is loaded on first use, not at construction.
 
     ``temperature`` 0 is greedy decoding. ``temperature``, ``top_p``, ``max_tokens``,
-    ``top_logprobs`` and ``seed`` can be overridden per call (``invoke(..., temperature=0.7)``
-    or ``bind``); ``stop`` given to a call replaces the instance's. Any other call option
-    raises :class:`TypeError`. Logprobs are always returned.
+    ``top_logprobs``, ``seed`` and ``model`` (another model reference, loaded on first use) can
+    be overridden per call (``invoke(..., temperature=0.7)`` or ``bind``); ``stop`` given to a
+    call replaces the instance's. Any other call option raises :class:`TypeError`. Logprobs
+    are always returned.
+
+    The prompt is bounded by the model's context window: a prompt that fills it raises
+    LangChain's ``ContextOverflowError`` (naming the token counts) before the model runs, and
+    an answer stops where the window ends (``finish_reason="length"``).
     """
 
     model_config = ConfigDict(populate_by_name=True)
@@ -129,11 +135,16 @@ class ChatLocalModel(BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "guardrail-local"
-        params["ls_model_name"] = self.model_name
+        params["ls_model_name"] = str(kwargs.get("model") or self.model_name)
         return params
 
-    def load(self) -> LocalGenerator:
-        """The generator, loading ``model_name`` on first use (shared by every instance)."""
+    def load(self, model: str | None = None) -> LocalGenerator:
+        """The generator, loading ``model_name`` on first use (shared by every instance).
+
+        ``model`` names another reference (a per-call override), loaded through the same cache.
+        """
+        if model is not None and model != self.model_name:
+            return LocalGenerator.from_ref(model, device=self.device, dtype=self.dtype)
         if self.generator is not None:
             return self.generator
         with self._load_lock:
@@ -151,12 +162,18 @@ class ChatLocalModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         options = self._call_options(stop, kwargs)
-        generator = self.load()
+        model_name = str(options["model"] or self.model_name)
+        generator = self.load(model_name)
         prompt = render_chat(generator.tokenizer, _chat_messages(messages))
+        prompt_tokens = len(generator.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        try:
+            room = generator.room(prompt_tokens, options["max_tokens"])
+        except PromptTooLongError as exc:
+            raise ContextOverflowError(str(exc)) from exc
         release = TextRelease(options["stop"])
         steps = generator.stream(
             prompt,
-            max_new_tokens=options["max_tokens"],
+            max_new_tokens=room,
             temperature=options["temperature"],
             top_p=options["top_p"],
             top_logprobs=options["top_logprobs"],
@@ -170,10 +187,9 @@ class ChatLocalModel(BaseChatModel):
                 break
         if (piece := release.flush()) is not None:
             yield _chunk(piece)
-        length = release.tokens >= options["max_tokens"] and not release.stopped
+        length = release.tokens >= room and not release.stopped
         finish_reason = "length" if length else "stop"
-        prompt_tokens = len(generator.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        info = {"finish_reason": finish_reason, "model_name": self.model_name}
+        info = {"finish_reason": finish_reason, "model_name": model_name}
         last = AIMessageChunk(
             content="",
             chunk_position="last",
@@ -224,7 +240,7 @@ class ChatLocalModel(BaseChatModel):
                 f"ChatLocalModel does not support the call options {unknown}; "
                 f"supported: {', '.join(('stop', *_CALL_OPTIONS))}"
             )
-        options = {name: kwargs.get(name, getattr(self, name)) for name in _CALL_OPTIONS}
+        options = {name: kwargs.get(name, getattr(self, name, None)) for name in _CALL_OPTIONS}
         chosen = stop if stop is not None else self.stop
         options["stop"] = tuple(chosen or ())
         return options
