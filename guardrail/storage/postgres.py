@@ -13,10 +13,18 @@ psycopg_pool). :class:`PostgresDatabase` is what the review queue and the audit 
 * :class:`Listener` keeps one ``LISTEN`` connection per process and channel and wakes the
   waiters subscribed to a topic when a matching ``NOTIFY`` arrives (and all of them after a
   reconnect, since notifications sent meanwhile are lost).
+
+The database is an untrusted peer for what it says back: the URL is checked before the first
+connection (:func:`~guardrail.storage.url.check_postgres_url`, then libpq's own parser), so a
+malformed one fails at once with the part that is wrong; the URL's passwords never appear in
+an error, a ``repr`` or a log record, ours or psycopg's (:func:`install_psycopg_log_redaction`
+filters the ``psycopg`` and ``psycopg.pool`` loggers with the shared redaction and with the
+exact secrets of every URL opened in this process).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,23 +35,91 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from guardrail._optional import require
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError
-from guardrail.storage.url import redact_url
+from guardrail.redaction import install_log_redaction
+from guardrail.storage.url import check_postgres_url, redact_url, scrub_secrets, url_secrets
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["Listener", "PostgresDatabase", "Subscription"]
+__all__ = [
+    "PSYCOPG_LOGGERS",
+    "Listener",
+    "PostgresDatabase",
+    "Subscription",
+    "install_psycopg_log_redaction",
+]
 
 T = TypeVar("T")
 
 ErrorFactory = Callable[[str, bool], GuardrailRuntimeError]
 """Builds the caller's error type from a message and whether retrying may help."""
 
+# libpq's FATAL messages for a server that will accept us again soon (not a configuration
+# error): starting up, shutting down, in recovery, out of connection slots.
+_TRANSIENT = ("starting up", "shutting down", "recovery", "too many", "remaining connection")
+
 _SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS guardrail_schema"
     " (component text PRIMARY KEY, version integer NOT NULL)"
 )
+
+
+PSYCOPG_LOGGERS = ("psycopg", "psycopg.pool")
+"""The loggers psycopg and psycopg_pool write to (the pool's warnings quote libpq's errors)."""
+
+
+class _SecretsFilter(logging.Filter):
+    """Masks the exact secrets of the database URLs opened in this process.
+
+    A password that libpq quotes in a parse error has no shape the shared redaction could
+    recognise; its exact value does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, secrets: tuple[str, ...]) -> None:
+        """Also mask ``secrets`` from now on."""
+        with self._lock:
+            known = set(self._secrets) | set(secrets)
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message (and exception text) without the secrets."""
+        secrets = self._secrets
+        if not secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: show it unformatted, still scrubbed
+            message = f"{record.msg} {record.args!r}"
+        record.msg = scrub_secrets(message, secrets)
+        record.args = None
+        if record.exc_info is not None and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = scrub_secrets(text, secrets)
+        return True
+
+
+_SECRETS_FILTER = _SecretsFilter()
+
+
+def install_psycopg_log_redaction(secrets: tuple[str, ...] = ()) -> None:
+    """Redact the records of psycopg's loggers: by shape, and ``secrets`` exactly (idempotent)."""
+    _SECRETS_FILTER.add(secrets)
+    names = set(PSYCOPG_LOGGERS) | {
+        name
+        for name in logging.Logger.manager.loggerDict
+        if name.startswith(tuple(f"{root}." for root in PSYCOPG_LOGGERS))
+    }
+    for name in sorted(names):
+        logger = logging.getLogger(name)
+        if _SECRETS_FILTER not in logger.filters:
+            logger.addFilter(_SECRETS_FILTER)
+    install_log_redaction(tuple(sorted(names)))
 
 
 def _psycopg() -> Any:
@@ -96,7 +172,16 @@ class PostgresDatabase:
                 f"{what}: retry_s must be >= 0 and connect_timeout_s > 0, "
                 f"got {retry_s!r} and {connect_timeout_s!r}"
             )
-        _psycopg()
+        check_postgres_url(url, what=what)
+        psycopg = _psycopg()
+        self._secrets = url_secrets(url)
+        install_psycopg_log_redaction(self._secrets)
+        try:
+            psycopg.conninfo.conninfo_to_dict(url)  # libpq's own parser: parameter names
+        except psycopg.Error as exc:
+            raise GuardrailConfigError(
+                f"{what} URL {redact_url(url)!r}: {self.scrub(str(exc).strip())}"
+            ) from None
         self.url = url
         self.what = what
         self._error = error
@@ -109,14 +194,19 @@ class PostgresDatabase:
         self._pid = os.getpid()
         self._listeners: dict[str, Listener] = {}
         self._closed = False
+        self._probed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({redact_url(self.url)!r})"
 
     @property
     def where(self) -> str:
-        """The URL without its password, for messages."""
+        """The URL without its passwords, for messages."""
         return redact_url(self.url)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this URL's secrets (exact values) and redacted by shape."""
+        return scrub_secrets(text, self._secrets)
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of every connection (row factory, timeouts)."""
@@ -140,6 +230,9 @@ class PostgresDatabase:
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
+                if not self._probed:
+                    self._probe()
+                    self._probed = True
                 self._pid = os.getpid()
                 self._pool = ConnectionPool(
                     self.url,
@@ -153,6 +246,25 @@ class PostgresDatabase:
                     name=f"guardrail-{os.getpid()}",
                 )
             return self._pool
+
+    def _probe(self) -> None:
+        """Connect once before the first pool, to fail fast where retrying cannot help.
+
+        A server that refuses us for good (no such database or role, failed authentication) is
+        a configuration error now, not a pool that retries for ``retry_s``. A server that
+        cannot be reached is left to the pool's retries (it may be restarting).
+        """
+        import psycopg
+
+        try:
+            psycopg.connect(self.url, **self.connect_kwargs()).close()
+        except psycopg.Error as exc:
+            text = " ".join(str(exc).split())
+            if "FATAL:" in text and not any(word in text for word in _TRANSIENT):
+                raise GuardrailConfigError(
+                    f"{self.what} {self.where}: the server refused the connection: "
+                    f"{self.scrub(text)}"
+                ) from None
 
     def close(self) -> None:
         """Close the pool and the listeners of this process; further calls are an error."""
@@ -194,7 +306,8 @@ class PostgresDatabase:
             except psycopg.Error as exc:
                 lost = _lost_connection(exc)
                 if not lost or time.monotonic() + delay > deadline:
-                    raise self._error(f"{self.what} {self.where}: {_describe(exc)}", lost) from exc
+                    message = self.scrub(_describe(exc))
+                    raise self._error(f"{self.what} {self.where}: {message}", lost) from exc
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
 
@@ -342,9 +455,10 @@ class Listener:
                 )
                 self._thread.start()
         if not self._ready.wait(self._database._connect_timeout_s + 5.0):
+            reason = self._database.scrub(str(self._error or "timed out"))
             raise self._database._error(
                 f"{self._database.what} {self._database.where}: could not LISTEN on "
-                f"{self._channel} ({self._error or 'timed out'})",
+                f"{self._channel} ({reason})",
                 True,
             )
 

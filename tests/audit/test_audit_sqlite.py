@@ -8,6 +8,7 @@ import pytest
 
 from guardrail.audit import REDACTED, AuditKind, AuditLog, AuditWriteError, SQLiteAuditLog
 from guardrail.review import ReviewItem, SQLiteReviewQueue
+from guardrail.review import _schema as review_schema
 
 
 def test_record_read_and_tail(tmp_path: Path) -> None:
@@ -50,7 +51,7 @@ def test_shares_the_review_database(tmp_path: Path) -> None:
         versions = dict(conn.execute("SELECT component, version FROM guardrail_schema"))
     finally:
         conn.close()
-    assert versions == {"review": 2, "audit": 2}
+    assert versions == {"review": review_schema.SCHEMA_VERSION, "audit": 2}
 
 
 def test_concurrent_threads(tmp_path: Path) -> None:
