@@ -2,6 +2,10 @@
 
 * ``guardrail report RUN|--last [--log PATH] [--policy P] [-o FILE]``: the page of one guarded
   run from the audit log.
+* ``guardrail report --calibration [--review-db DB] [--generator NAME] [--window N] [-o FILE]
+  [--json PATH]``: the live confidences of the last N decided review items against the
+  reviewers' verdicts (reliability diagram, mean confidence minus accuracy, the calibration
+  error beside its noise floor); the figures are also printed.
 * ``guardrail inspect --question Q --answer A [--model REF] [--policy P] [-o FILE]``: score any
   answer checkpoint by checkpoint and show what the policy would decide.
 
@@ -46,6 +50,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("run", nargs="?", metavar="RUN", help="run id")
     target.add_argument("--last", action="store_true", help="the most recent run in the log")
+    target.add_argument(
+        "--calibration",
+        action="store_true",
+        help="instead: the live confidences of the last decided review items against the "
+        "reviewers' verdicts (reliability diagram, calibration error and its noise floor)",
+    )
+    parser.add_argument(
+        "--review-db",
+        metavar="URL",
+        help="--calibration: the review database (a path, sqlite:///PATH or postgresql://...; "
+        "default: $GUARDRAIL_REVIEW_DB, else ~/.cache/guardrail/review.db)",
+    )
+    parser.add_argument(
+        "--generator", metavar="NAME", help="--calibration: only this model's items"
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=200,
+        metavar="N",
+        help="--calibration: the last N decided items (default 200)",
+    )
+    parser.add_argument("--queue", metavar="NAME", help="--calibration: only this review queue")
+    parser.add_argument("--json", metavar="PATH", help="--calibration: also write the figures")
     parser.add_argument("--log", metavar="URL", help=_LOG_HELP)
     parser.add_argument(
         "--policy",
@@ -113,9 +141,33 @@ def _open_log(path_text: str | None) -> AuditLog:
     return open_audit_log(target)
 
 
+def _calibration(args: argparse.Namespace) -> int:
+    import json
+
+    from guardrail.report.calibration import (
+        calibration_text,
+        review_calibration,
+        write_calibration_html,
+    )
+
+    calibration = review_calibration(
+        args.review_db, generator=args.generator, window=args.window, queue=args.queue
+    )
+    print(calibration_text(calibration))
+    if args.json:
+        target = Path(args.json)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(calibration.to_dict(), indent=2, allow_nan=False)
+        target.write_text(text + "\n", encoding="utf-8")
+    print(write_calibration_html(calibration, args.output or "guardrail-calibration.html"))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from guardrail.report import last_run_id, load_run_report, write_html
 
+    if args.calibration:
+        return _calibration(args)
     policy = None if args.policy is None else _load_policy(args.policy)
     log = _open_log(args.log)
     try:

@@ -34,6 +34,7 @@ from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
 from guardrail.scorers.card import same_model
 
 __all__ = [
+    "DECIDED",
     "DRIFT_LOGGER_NAME",
     "CalibrationDriftMonitor",
     "DecidedItems",
@@ -46,6 +47,7 @@ DRIFT_LOGGER_NAME = "guardrail.drift"
 _logger = logging.getLogger(DRIFT_LOGGER_NAME)
 
 DECIDED = (ReviewStatus.APPROVED, ReviewStatus.EDITED, ReviewStatus.REJECTED)
+"""The statuses of a decided review item."""
 
 
 class DecidedItems(Protocol):
