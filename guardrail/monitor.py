@@ -475,13 +475,14 @@ class ConfidenceMonitor:
                         self._missed(head, f"no score after {deadline:g}s", slow=False)
                         continue
             self._pending.popleft()
-            with self._guard(f"scorer {self._scorer_name!r} session.score()"):
-                value = ticket.result()
-                latency = ticket.latency_s
+            latency = ticket.latency_s
+            # late is late whether the answer is a value or an error (a remote call given up at
+            # its deadline): discarded and reported as an overload or a timeout, never read
             if deadline is not None and latency > deadline and not self._late_kept(head):
                 self._missed(head, f"its score took {latency:.3f}s", slow=True)
                 continue
             with self._guard(f"scorer {self._scorer_name!r} session.score()"):
+                value = ticket.result()
                 confidence = _checked_confidence(value)
             landed.append(self._land(head, confidence, latency))
         return landed

@@ -249,7 +249,7 @@ def describe_error(exc: BaseException, limit: int = 500) -> str:
 
 
 def printable(text: str) -> str:
-    r"""``text`` with C0/C1 control characters and bidi controls escaped (as ``\\x1b``)."""
+    r"""``text`` with C0/C1 control characters and bidi controls escaped (as ``\x1b``)."""
     return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

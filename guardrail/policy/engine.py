@@ -27,10 +27,14 @@ from guardrail.policy.context import RunContext
 from guardrail.policy.decision import AnyAction, Decision, FailureMode
 from guardrail.policy.fields import fmt
 from guardrail.policy.schema import Policy
+from guardrail.redaction import describe_error
 
 __all__ = ["DECISION_LOGGER_NAME", "PolicyEngine"]
 
 DECISION_LOGGER_NAME = "guardrail.decisions"
+_ABORT_PREFIX = "Aborted: confidence could not be estimated ("
+_ABORT_MESSAGE_MAX = 256  # AbortAction.message's bound
+_MAX_ERROR = 2000
 _logger = logging.getLogger(DECISION_LOGGER_NAME)
 
 
@@ -162,14 +166,16 @@ class PolicyEngine:
         context: RunContext,
         failure_mode: FailureMode | None = None,
     ) -> Decision:
-        error = f"{type(exc).__name__}: {exc}"
+        # a peer's error text may be megabytes long and quote a URL with its credentials
+        error = describe_error(exc, _MAX_ERROR)
         retryable = bool(getattr(exc, "is_retryable", False))
         reasons = [f"scorer failed ({error}; retryable: {'yes' if retryable else 'no'})"]
         mode = failure_mode or self._policy.on_error
         setting = "on_error" if failure_mode is None else "overload"
         action: AnyAction
         if mode == "fail_closed":
-            action = AbortAction(message=f"Aborted: confidence could not be estimated ({error}).")
+            short = describe_error(exc, _ABORT_MESSAGE_MAX - len(_ABORT_PREFIX) - 2)
+            action = AbortAction(message=f"{_ABORT_PREFIX}{short}).")
             reasons.append(f"policy {setting} is fail_closed: aborting")
         else:
             action = ContinueAction()

@@ -33,6 +33,7 @@ from guardrail.policy.decision import AnyAction
 from guardrail.policy.drift import CalibrationDrift
 from guardrail.policy.fields import fmt
 from guardrail.policy.schema import Policy
+from guardrail.redaction import safe_url
 from guardrail.triggers.config import (
     CheckpointSettings,
     EntropyTriggerSpec,
@@ -208,7 +209,7 @@ def explain(policy: Policy) -> str:
         lines.append(policy.description.strip())
     scorer = policy.scorer
     where = (
-        f"served by {scorer.engine} at {scorer.url}"
+        f"served by {scorer.engine} at {safe_url(scorer.url)}"
         if scorer.url is not None
         else f"on device {scorer.device}"
     )

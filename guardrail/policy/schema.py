@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ from guardrail.triggers.config import BCISettings, CheckpointSettings
 __all__ = ["AuditSettings", "Policy", "Rule", "ScorerSettings", "schema_json"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
 
 
 class ScorerSettings(PolicyModel):
@@ -59,7 +61,11 @@ class ScorerSettings(PolicyModel):
 
     With ``url`` the scorer is a shared service instead (``guardrail serve``, SGLang or vLLM,
     named by ``engine``; ``adapter`` is the LoRA adapter's name there): ``model`` then only
-    supplies the tokenizer and calibration map, and the budget covers the whole HTTP call.
+    supplies the tokenizer and calibration map, and the budget is one deadline over the whole
+    HTTP call. Credentials for the service never go in ``url`` (user information there is
+    refused): ``api_key_env`` names an environment variable whose value is sent as
+    ``Authorization: Bearer`` (``guardrail serve --token-env``), ``headers`` are sent with
+    every call (their values are never shown by ``repr``).
     """
 
     model: NonEmptyStr = "builtin:finece-smollm2"
@@ -69,6 +75,34 @@ class ScorerSettings(PolicyModel):
     url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=2000)
     engine: Literal["ray", "sglang", "vllm"] = "ray"
     adapter: str = Field(default="finece", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    headers: dict[str, str] = Field(default_factory=dict, max_length=32, repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str | None) -> str | None:
+        if url is not None and "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+            raise policy_error(
+                "credentials in the scorer url are not accepted: they would be shown "
+                "wherever the url is",
+                expected="scorer.api_key_env (an environment variable) or scorer.headers",
+            )
+        return url
+
+    @field_validator("headers")
+    @classmethod
+    def _header_fields(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise policy_error(
+                    f"header name {name[:64]!r} is not an HTTP token",
+                    expected="letters, digits and !#$%&'*+-.^_`|~",
+                )
+            if len(value) > 8192 or any(c in value for c in "\r\n\0"):
+                raise policy_error(
+                    f"the value of header {name!r} is over 8192 characters or has a line break"
+                )
+        return headers
 
 
 class AuditSettings(PolicyModel):

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 from guardrail.scorers.base import Scorer, ScoringSession, TokenLogprobSession, TruncatingSession
 
 __all__ = [
+    "BudgetedSession",
     "CheckpointScoring",
     "DirectScoring",
     "DoneTicket",
@@ -62,6 +63,15 @@ class ScoreTicket(Protocol):
 
     def abandon(self) -> None:
         """Nobody waits any more: skip the request if not started, drop a late result."""
+        ...
+
+
+@runtime_checkable
+class BudgetedSession(Protocol):
+    """A session whose score can be held to a budget (a remote one: the call is cut short)."""
+
+    def score_within(self, budget_s: float | None) -> float:
+        """The score, given up (``ScorerTimeoutError``) ``budget_s`` seconds from now."""
         ...
 
 
@@ -176,11 +186,12 @@ def truncated_of(session: ScoringSession) -> int:
 class _DirectStream:
     """A scoring session called in the caller's thread."""
 
-    __slots__ = ("_clock", "_session", "_token_session")
+    __slots__ = ("_budgeted", "_clock", "_session", "_token_session")
 
     def __init__(self, session: ScoringSession, clock: Callable[[], float]) -> None:
         self._session = session
         self._token_session = session if isinstance(session, TokenLogprobSession) else None
+        self._budgeted = session if isinstance(session, BudgetedSession) else None
         self._clock = clock
 
     def append(self, text: str, logprobs: object = None) -> None:
@@ -192,7 +203,10 @@ class _DirectStream:
     def request(self, deadline_s: float | None = None) -> ScoreTicket:
         started = self._clock()
         try:
-            value = self._session.score()
+            if self._budgeted is not None:
+                value = self._budgeted.score_within(deadline_s)
+            else:
+                value = self._session.score()
         except Exception as exc:
             return DoneTicket(error=exc, latency_s=self._clock() - started)
         return DoneTicket(
@@ -209,9 +223,11 @@ class _DirectStream:
 class DirectScoring:
     """Scores each checkpoint in the calling thread, as soon as it is requested.
 
-    Nothing runs beside the stream and a slow score cannot be cut short: a deadline is only
-    checked once the score is in. The runtime uses :class:`~guardrail.scoring_worker.
-    ScoringWorker` instead; this is the plain :class:`~guardrail.monitor.ConfidenceMonitor`'s.
+    Nothing runs beside the stream, and a slow score is cut short only by a session that
+    takes a budget (:class:`BudgetedSession`, a remote scorer's: the request's deadline
+    bounds the HTTP call); otherwise a deadline is only checked once the score is in. The
+    runtime uses it for remote scorers and :class:`~guardrail.scoring_worker.ScoringWorker`
+    for the others; it is also the plain :class:`~guardrail.monitor.ConfidenceMonitor`'s.
     """
 
     def __init__(self, scorer: Scorer, clock: Callable[[], float] = time.perf_counter) -> None:

@@ -66,6 +66,8 @@ class Instruments(Protocol):
 
 
 _ERROR_STATUSES = ("error", "aborted", "rejected")
+_MAX_MESSAGE = 4_000
+_MAX_TRACE = 32_000
 
 
 def _attributes(values: Mapping[str, Any]) -> dict[str, AttributeValue]:
@@ -281,10 +283,24 @@ class TracedRun:
     def error(
         self, exc: BaseException, payload: Mapping[str, Any] | None = None
     ) -> AuditRecord | None:
-        """Record the exception on the open span, and in the audit run."""
+        """Record the exception on the open span, and in the audit run.
+
+        The span's exception event is redacted as the audit record is: its message and stack
+        trace pass :func:`~guardrail.redaction.redact_text`, the payload
+        :func:`~guardrail.redaction.redact` (an error of a remote scorer or a database may
+        quote a URL with its credentials).
+        """
         span = self.span
         if span is not None:
-            span.record_exception(exc, attributes=_attributes(dict(payload or {})))
+            import traceback
+
+            from guardrail.redaction import bounded, redact, redact_text
+
+            trace = "".join(traceback.format_exception(exc))
+            attributes = _attributes(redact(dict(payload or {})))
+            attributes["exception.message"] = bounded(redact_text(str(exc)), _MAX_MESSAGE)
+            attributes["exception.stacktrace"] = bounded(redact_text(trace), _MAX_TRACE)
+            span.record_exception(exc, attributes=attributes)
         return None if self.audit is None else self.audit.error(exc, payload)
 
     def end(

@@ -7,19 +7,28 @@ engine's business: Ray Serve routes a stream to the replica holding its KV cache
 radix cache and vLLM's prefix cache match the shared prefix. See
 :mod:`guardrail.scorers.remote.engines` for the three engines' APIs.
 
-A call's latency budget is end to end (connection, retries, queueing on the server): past it
-the call raises :class:`~guardrail.errors.ScorerTimeoutError`; connection errors, 5xx and 429
-are retried within it; everything else raises :class:`RemoteScorerError`. The guard turns
-both into the policy's ``on_error`` outcome.
+The service is an untrusted peer. A checkpoint's latency budget is one monotonic deadline
+over everything (token ids built client-side, connecting, sending, retries, queueing on the
+server, reading the whole answer): past it the call raises
+:class:`~guardrail.errors.ScorerTimeoutError` and a late answer is discarded; connection
+errors, 5xx and 429 are retried within it; everything else raises
+:class:`RemoteScorerError`, and so does a value that is not a number in [0, 1] (NaN, an
+infinity, 7.5). The guard turns both into the policy's ``on_error`` outcome. Credentials go
+in headers (``headers``, or ``api_key_env`` naming an environment variable whose value is sent
+as ``Authorization: Bearer``), never in the URL; the scorer's name, ``repr`` and errors show
+the URL without user information or query.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
+from guardrail.redaction import bounded, printable, safe_url
 from guardrail.scorers.remote.engines import (
     Checkpoint,
     EngineClient,
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["ENGINES", "Engine", "RemoteScorer", "RemoteScorerError", "RemoteSession"]
 
 Engine = Literal["ray", "sglang", "vllm"]
+_MAX_ERROR = 1000
 ENGINES: tuple[Engine, ...] = ("ray", "sglang", "vllm")
 
 
@@ -46,7 +56,10 @@ class RemoteScorer:
     ``adapter`` is the LoRA adapter's name on SGLang and vLLM; ``model`` the scorer reference
     whose tokenizer builds the token ids and whose calibration map is applied to the engines'
     raw readout (the Ray application applies its own scorer's map). ``latency_budget_s``
-    bounds every call end to end. ``transport`` replaces the network (tests).
+    bounds every call end to end. ``headers`` are sent with every call; ``api_key_env`` names
+    an environment variable (read now; unset or empty is a configuration error) whose value is
+    sent as ``Authorization: Bearer`` (``guardrail serve --token-env``). ``transport``
+    replaces the network (tests).
     """
 
     def __init__(
@@ -63,10 +76,12 @@ class RemoteScorer:
         max_connections: int = 64,
         max_attempts: int = 4,
         connect_timeout_s: float = 2.0,
+        headers: Mapping[str, str] | None = None,
+        api_key_env: str | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise GuardrailConfigError(
-                f"scorer url must start with http:// or https://, got {url!r}"
+                f"scorer url must start with http:// or https://, got {safe_url(url)!r}"
             )
         if engine not in ENGINES:
             raise GuardrailConfigError(
@@ -74,19 +89,23 @@ class RemoteScorer:
             )
         if not latency_budget_s > 0:
             raise GuardrailConfigError(f"latency_budget_s must be > 0, got {latency_budget_s}")
-        self.url = url
         self.engine: Engine = engine
         self.adapter = adapter
         self.model = model
         self.latency_budget_s = latency_budget_s
-        self._name = name or f"{engine}:{model}@{url}"
+        sent = dict(headers or {})
+        if api_key_env is not None:
+            sent["Authorization"] = f"Bearer {_api_key(api_key_env)}"
         self.http = HttpTransport(
             url,
             transport=transport,
             max_connections=max_connections,
             max_attempts=max_attempts,
             connect_timeout_s=connect_timeout_s,
+            headers=sent,
         )
+        self.url = self.http.display_url
+        self._name = name or f"{engine}:{model}@{self.url}"
         self._tokens = tokens
         # built now (SGLang and vLLM load the tokenizer), not inside a timed checkpoint
         self.client: EngineClient = self._build_client()
@@ -113,19 +132,39 @@ class RemoteScorer:
         return self.score_batch([(question, answer)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        """Score many pairs in one call; same results as one by one."""
+        """Score many pairs in one call; same results as one by one.
+
+        Every value is a number in [0, 1]; anything else the service answers is a
+        :class:`RemoteScorerError`.
+        """
         if not pairs:
             return []
         items = [Checkpoint(q, a) for q, a in pairs]
-        return self.client.confidences(self.http, items, self.latency_budget_s)
+        with self._call(None):
+            return self.client.confidences(self.http, items, self.latency_budget_s)
 
-    def score_checkpoint(self, item: Checkpoint) -> float:
-        """One checkpoint of a stream (its id routes it to the replica that has its cache)."""
-        return self.client.confidences(self.http, [item], self.latency_budget_s)[0]
+    def score_checkpoint(self, item: Checkpoint, budget_s: float | None = None) -> float:
+        """One checkpoint of a stream (its id routes it to the replica that has its cache).
+
+        ``budget_s``, when shorter than the scorer's ``latency_budget_s``, bounds the call.
+        """
+        with self._call(budget_s):
+            return self.client.confidences(self.http, [item], self.latency_budget_s)[0]
 
     def entropy(self, item: Checkpoint) -> float | None:
         """The scorer LM's next-token entropy after the checkpoint's text, if the engine has it."""
-        return self.client.entropy(self.http, item, self.latency_budget_s)
+        with self._call(None):
+            return self.client.entropy(self.http, item, self.latency_budget_s)
+
+    @contextmanager
+    def _call(self, budget_s: float | None) -> Iterator[None]:
+        """One call: within the deadline(s), its errors scrubbed of what the peer echoed."""
+        try:
+            with self.http.deadline(budget_s), self.http.deadline(self.latency_budget_s):
+                yield
+        except RemoteScorerError as exc:
+            message = bounded(printable(self.http.scrub(str(exc))), _MAX_ERROR)
+            raise RemoteScorerError(message, retryable=exc.is_retryable) from None
 
     def open_session(self, question: str) -> RemoteSession:
         """An incremental session: appends are local, each score sends the text so far."""
@@ -164,6 +203,15 @@ class RemoteSession:
         self._check_open()
         return self._scorer.score_checkpoint(self._checkpoint())
 
+    def score_within(self, budget_s: float | None) -> float:
+        """:meth:`score`, the call ending by ``budget_s`` from now if that is sooner.
+
+        The guard passes its own latency budget here, so the guarded call's budget holds end
+        to end even when the scorer's own ``latency_budget_s`` is longer.
+        """
+        self._check_open()
+        return self._scorer.score_checkpoint(self._checkpoint(), budget_s)
+
     def entropy(self) -> float | None:
         """The scorer LM's entropy after the current text (``None`` on SGLang and vLLM)."""
         self._check_open()
@@ -179,6 +227,20 @@ class RemoteSession:
     def _check_open(self) -> None:
         if self._closed:
             raise ScorerUnavailableError("this scoring session is closed")
+
+
+def _api_key(variable: str) -> str:
+    """The credential in the environment variable ``variable`` (never shown in an error)."""
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise GuardrailConfigError(
+            f"scorer api_key_env: the environment variable {variable!r} is not set or empty"
+        )
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in value):
+        raise GuardrailConfigError(
+            f"scorer api_key_env: the value of {variable!r} is not a printable ASCII token"
+        )
+    return value
 
 
 def _prompt_tokens(model: str) -> PromptTokens:

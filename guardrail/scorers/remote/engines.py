@@ -26,6 +26,7 @@ their sessions' ``entropy()`` is ``None``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -40,12 +41,14 @@ __all__ = [
     "RayClient",
     "SGLangClient",
     "VLLMClient",
+    "checked_confidence",
 ]
 
 AFFINITY_HEADER = "serve_multiplexed_model_id"
 """Ray Serve's routing header: requests with the same id go to the replica that holds it."""
 
 Kind = Literal["confidence", "entropy"]
+_LOGPROB_SLACK = 1e-4  # engines round; a log-probability above this is no probability
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +107,12 @@ class RayClient:
     ) -> list[float]:
         """Scores for ``items`` from one call."""
         values = self._call(http, items, "confidence", budget_s)
-        return [_number(v, "confidence") for v in values]
+        return [checked_confidence(v, self.engine) for v in values]
 
     def entropy(self, http: HttpTransport, item: Checkpoint, budget_s: float) -> float | None:
         """The served scorer's entropy (``None`` when its backend has none)."""
         value = self._call(http, [item], "entropy", budget_s)[0]
-        return None if value is None else _number(value, "entropy")
+        return None if value is None else _checked_entropy(value, self.engine)
 
     def _call(
         self, http: HttpTransport, items: Sequence[Checkpoint], kind: Kind, budget_s: float
@@ -136,7 +139,54 @@ class RayClient:
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RemoteScorerError(f"the engine returned a non-number {what}: {value!r:.100}")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise RemoteScorerError(f"the engine returned a non-finite {what}: {number!r}")
+    return number
+
+
+def checked_confidence(value: Any, engine: str) -> float:
+    """``value`` as a confidence, or a :class:`RemoteScorerError`: a number in [0, 1].
+
+    Booleans, strings, NaN, infinities and numbers outside [0, 1] are refused: a service
+    must not be able to hand the policy a value no scorer of ours can produce.
+    """
+    number = _number(value, f"confidence ({engine})")
+    if not 0.0 <= number <= 1.0:
+        raise RemoteScorerError(
+            f"the {engine} engine returned a confidence outside [0, 1]: {number!r}"
+        )
+    return number
+
+
+def _checked_entropy(value: Any, engine: str) -> float:
+    number = _number(value, f"entropy ({engine})")
+    if number < 0.0:
+        raise RemoteScorerError(f"the {engine} engine returned a negative entropy: {number!r}")
+    return number
+
+
+def _logprob(value: Any, where: str) -> float:
+    """A log-probability from an engine: ``None`` is -inf; NaN, +inf and > 0 are refused."""
+    if value is None:
+        return float("-inf")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RemoteScorerError(f"malformed engine response: {where} logprob {value!r:.100}")
+    number = float(value)
+    if math.isnan(number) or number > _LOGPROB_SLACK:
+        raise RemoteScorerError(
+            f"the engine returned an invalid log-probability at {where}: {number!r}"
+        )
+    return min(number, 0.0)
+
+
+def _token_id(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise RemoteScorerError(f"malformed engine response: {where} token id {value!r:.100}")
+    text = str(value)
+    if not text.lstrip("-").isdigit() or len(text) > 12:
+        raise RemoteScorerError(f"malformed engine response: {where} token id {value!r:.100}")
+    return int(text)
 
 
 # ---------------------------------------------------------------------------- sglang
@@ -151,7 +201,7 @@ class SGLangClient:
 
     def request(self, items: Sequence[Checkpoint]) -> dict[str, Any]:
         """The ``/generate`` body scoring ``items`` in one batch."""
-        ids = [self.tokens.full_ids(i.question, i.answer) for i in items]
+        ids = [self.tokens.ids(i.question, i.answer, i.stream) for i in items]
         digits = list(self.tokens.digit_ids)
         body: dict[str, Any] = {
             "input_ids": ids,
@@ -177,7 +227,7 @@ class SGLangClient:
             first = _sglang_row(_field(rows, -2), "input_token_ids_logprobs[-2]")
             out = _field(result, "meta_info", "output_token_ids_logprobs", 0)
             tenths = _sglang_row(out, "output_token_ids_logprobs[0]")
-            values.append(self.tokens.confidence(first, tenths))
+            values.append(checked_confidence(self.tokens.confidence(first, tenths), "sglang"))
         return values
 
     def confidences(
@@ -201,8 +251,7 @@ def _sglang_row(row: Any, where: str) -> dict[int, float]:
     for entry in row:
         if not isinstance(entry, list | tuple) or len(entry) < 2:
             raise RemoteScorerError(f"malformed SGLang response: {where} entry {entry!r:.100}")
-        logprob, token = entry[0], entry[1]
-        found[int(token)] = float("-inf") if logprob is None else float(logprob)
+        found[_token_id(entry[1], where)] = _logprob(entry[0], where)
     return found
 
 
@@ -222,7 +271,7 @@ class VLLMClient:
         prompts: list[list[int]] = []
         readout = len(self.tokens.prompt.readout_ids)
         for item in items:
-            full = self.tokens.full_ids(item.question, item.answer)
+            full = self.tokens.ids(item.question, item.answer, item.stream)
             prompts.extend([full[:-readout], full])
         return {
             "model": self.adapter,
@@ -242,12 +291,14 @@ class VLLMClient:
                 f"vLLM answered {len(choices) if isinstance(choices, list) else choices!r} "
                 f"choices for {2 * count} prompts"
             )
-        by_index = {int(_field(choice, "index")): choice for choice in choices}
+        by_index = {
+            _token_id(_field(choice, "index"), "choices[].index"): choice for choice in choices
+        }
         values = []
         for n in range(count):
             first = _vllm_top(by_index, 2 * n)
             tenths = _vllm_top(by_index, 2 * n + 1)
-            values.append(self.tokens.confidence(first, tenths))
+            values.append(checked_confidence(self.tokens.confidence(first, tenths), "vllm"))
         return values
 
     def confidences(
@@ -272,10 +323,10 @@ def _vllm_top(choices: Mapping[int, Any], index: int) -> dict[int, float]:
     found: dict[int, float] = {}
     for key, logprob in top.items():
         token = str(key).removeprefix("token_id:")
-        if not token.lstrip("-").isdigit():
+        if not token.lstrip("-").isdigit() or len(token) > 12:
             raise RemoteScorerError(
                 f"vLLM returned token {key!r} instead of 'token_id:N': the server ignored "
                 "return_tokens_as_token_ids (supported since vLLM 0.6)"
             )
-        found[int(token)] = float(logprob)
+        found[int(token)] = _logprob(logprob, f"choice {index}")
     return found

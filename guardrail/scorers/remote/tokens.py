@@ -1,27 +1,39 @@
 """The FineCE prompt as token ids and the digit readout from log-probabilities, without torch.
 
 Engines that take token ids (SGLang, vLLM) get exactly the ids the in-process scorer feeds its
-model (:class:`~guardrail.scorers.prompt.TokenizedPrompt`), so both read the same two
+model (:class:`~guardrail.scorers.prompt.TokenizedPrompt`), bounded to the same
+``max_input_tokens`` (question head, answer tail), so both read the same two
 distributions: the first digit (``0`` or ``1``) at the token before the readout ``0.``, and the
 tenths digit after it. An engine returns log-probabilities of the ten digit ids there; the
 expected value is computed here exactly as :class:`~guardrail.scorers.readout.DigitReadout`
 does from logits (a log-softmax differs from the logits by a constant per position, so the
 renormalised digit probabilities are the same).
+
+A stream's checkpoints are tokenized incrementally (:class:`StreamWindows`): each tokenizes the
+text appended since the stream's last checkpoint, not the answer so far.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from guardrail.calibration import PlattMap
-from guardrail.scorers.prompt import DEFAULT_INSTRUCTION, PromptSegments, TokenizedPrompt
+from guardrail.scorers.answer_tokens import AnswerTokens
+from guardrail.scorers.prompt import (
+    DEFAULT_INSTRUCTION,
+    DEFAULT_MAX_INPUT_TOKENS,
+    PromptSegments,
+    TokenizedPrompt,
+)
 from guardrail.scorers.readout import DigitReadout
 from guardrail.scorers.remote.transport import RemoteScorerError
 
-__all__ = ["PromptTokens", "digit_confidence", "load_tokenizer"]
+__all__ = ["PromptTokens", "StreamWindows", "digit_confidence", "load_tokenizer"]
 
 
 def digit_confidence(
@@ -57,13 +69,58 @@ def _softmax(logprobs: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+class _Stream:
+    """One stream's question ids and incrementally tokenized answer."""
+
+    def __init__(self, prompt: TokenizedPrompt, question: str, max_input_tokens: int) -> None:
+        self.question = question
+        self.question_ids, _ = prompt.bounded_question_ids(question, max_input_tokens // 2)
+        self.answer = AnswerTokens(prompt.encoder, max_input_tokens)
+
+
+class StreamWindows:
+    """Per stream id, the tokens of its answer so far (the ``max_streams`` most recent streams).
+
+    A checkpoint whose text does not continue the stream's cached text (another question, an
+    edited window) starts the stream afresh; a forgotten stream only costs one full (bounded)
+    tokenization.
+    """
+
+    def __init__(self, max_streams: int = 1024) -> None:
+        self.max_streams = max_streams
+        self._streams: OrderedDict[str, _Stream] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def input_ids(
+        self, prompt: TokenizedPrompt, stream: str, question: str, answer: str, bound: int
+    ) -> list[int]:
+        """The bounded scoring input of ``stream``'s checkpoint (see :meth:`PromptTokens.ids`)."""
+        with self._lock:
+            state = self._streams.pop(stream, None)
+            if state is None or state.question != question or not state.answer.continues(answer):
+                state = _Stream(prompt, question, bound)
+            self._streams[stream] = state
+            while len(self._streams) > self.max_streams:
+                self._streams.popitem(last=False)
+            state.answer.append(answer[state.answer.length :])
+            return prompt.assemble(state.question_ids, state.answer.window())[0]
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+
 @dataclass(frozen=True, slots=True)
 class PromptTokens:
-    """Token ids of scoring prompts and the readout digits, for engines that take ids."""
+    """Token ids of scoring prompts and the readout digits, for engines that take ids.
+
+    ``max_input_tokens`` bounds every input as it bounds the in-process scorer's.
+    """
 
     prompt: TokenizedPrompt
     readout: DigitReadout
     calibration: PlattMap | None = None
+    max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS
+    streams: StreamWindows = field(default_factory=StreamWindows, compare=False, repr=False)
 
     @classmethod
     def for_tokenizer(
@@ -72,6 +129,7 @@ class PromptTokens:
         *,
         instruction: str = DEFAULT_INSTRUCTION,
         calibration: PlattMap | None = None,
+        max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     ) -> PromptTokens:
         """Segments and digit ids as :class:`~guardrail.scorers.finece.FineCEScorer` has them."""
         segments = PromptSegments.for_tokenizer(tokenizer, instruction)
@@ -79,6 +137,7 @@ class PromptTokens:
             prompt=TokenizedPrompt.build(tokenizer, segments),
             readout=DigitReadout.for_tokenizer(tokenizer, segments.readout),
             calibration=calibration,
+            max_input_tokens=max_input_tokens,
         )
 
     @property
@@ -87,8 +146,19 @@ class PromptTokens:
         return self.readout.digit_ids
 
     def full_ids(self, question: str, answer: str) -> list[int]:
-        """The scoring input, ending with the readout ``0.``."""
+        """The whole scoring input, ending with the readout ``0.`` (no length limit)."""
         return self.prompt.full_ids(question, answer)
+
+    def ids(self, question: str, answer: str, stream: str | None = None) -> list[int]:
+        """The scoring input within ``max_input_tokens``, ending with the readout ``0.``.
+
+        The same ids as the in-process scorer's
+        (:meth:`~guardrail.scorers.prompt.TokenizedPrompt.bounded_ids`). With a ``stream`` id,
+        only the text appended since that stream's last checkpoint is tokenized.
+        """
+        if stream is None:
+            return self.prompt.bounded_ids(question, answer, self.max_input_tokens)[0]
+        return self.streams.input_ids(self.prompt, stream, question, answer, self.max_input_tokens)
 
     def confidence(self, first: Mapping[int, float], tenths: Mapping[int, float]) -> float:
         """The (calibrated, if a map is set) confidence from the two readout positions."""
