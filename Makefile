@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: setup demo test lint typecheck unit bench clean browser postgres
+.PHONY: setup demo test lint typecheck docs unit bench clean browser postgres
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The documentation site, built strictly: a broken link, anchor, snippet or API reference fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .cache/site
+
 unit: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
@@ -46,7 +50,7 @@ postgres:
 	  && (apt-get install -y -q postgresql >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null)) \
 	  || echo "postgresql not installed: the PostgreSQL tests will skip"; }
 
-test: lint typecheck browser postgres
+test: lint typecheck docs browser postgres
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -75,6 +75,7 @@ CASES: dict[str, Case] = {
         ),
     ),
     "litellm_sdk.py": Case(confident, ("ok 0.9", "[]")),
+    "litellm_stream.py": Case(confident, ("status: ok confidence: 0.9",)),
     "policy_check.py": Case(confident, ("weak-billing-answer human_review", "because tags")),
     "errors_catch.py": Case(
         doubtful_outcome,
@@ -89,6 +90,7 @@ def fakes(
 ) -> Iterator[Callable[[Case], None]]:
     """Put the fakes in place of the embedded model and the policy's scorer, in ``tmp_path``."""
     import langchain_litellm
+    import litellm
     from langchain_core.messages import AIMessage
 
     from guardrail import scorers
@@ -98,6 +100,7 @@ def fakes(
     from guardrail.testing import FakeStreamingChatModel, ScriptedScorer, ScriptedToolCallingChat
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(litellm, "suppress_debug_info", True)
     for policy in SNIPPETS.glob("*.yaml"):  # the snippets read their policy files by name
         shutil.copy(policy, tmp_path / policy.name)
     monkeypatch.setenv("GUARDRAIL_REVIEW_DB", str(tmp_path / "review.db"))
@@ -323,3 +326,24 @@ def test_every_example_of_the_policy_reference_loads_as_a_policy() -> None:
             generator.rule_yaml("{stage: outcome}", action), source=f"action {kind}"
         )
         assert policy.rules[0].action.type == kind
+
+
+def test_the_proxy_config_names_a_guardrail_the_proxy_can_build(
+    fakes: Callable[[Case], None], tmp_path: Path
+) -> None:
+    import importlib
+
+    import yaml
+
+    fakes(Case(confident, ()))
+    config = yaml.safe_load((SNIPPETS / "litellm_proxy.yaml").read_text())
+    (entry,) = config["guardrails"]
+    params = dict(entry["litellm_params"])
+    module, _, name = params.pop("guardrail").rpartition(".")
+    guardrail_class = getattr(importlib.import_module(module), name)
+    mode, default_on = params.pop("mode"), params.pop("default_on")
+    built = guardrail_class(
+        guardrail_name=entry["guardrail_name"], event_hook=mode, default_on=default_on, **params
+    )
+    assert built.guardrail_name == "finece"
+    assert built.config.policy.name == "default"
