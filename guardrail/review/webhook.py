@@ -12,14 +12,23 @@ URL's path, query and credentials never reach a log line, an error, a dead-lette
 are scrubbed of it.
 
 ``timeout_s`` is a deadline per attempt, not per socket read (see :mod:`guardrail.review.
-_http`). With ``background=True``, :meth:`WebhookSink.notify` returns at once and a worker
-thread delivers (retries and dead-letters included), so a slow receiver never holds up the
-guarded call; :meth:`WebhookSink.flush` waits for the worker, and a failure without a
-dead-letter file is logged at ERROR instead of raised.
+_http`). Delivery is in the background by default: :meth:`WebhookSink.notify` puts the
+notification on a bounded queue and returns at once (it never waits for a receiver, a retry or
+a backoff); one worker thread per sink delivers in order, retries and dead-letters included,
+and a failure without a dead-letter file is logged at ERROR instead of raised. A full queue
+dead-letters the new notification at once. :meth:`WebhookSink.flush` waits for the worker and
+:meth:`WebhookSink.close` flushes (up to a timeout), dead-letters what is still waiting and
+stops the worker; sinks still open when the interpreter exits are closed then.
+``background=False`` delivers synchronously in ``notify`` and raises its failures.
+
+The receiver is an untrusted peer: a body larger than ``max_body_bytes`` is never sent (it is
+dead-lettered as the item's id and the reason, or raised), so an oversized answer cannot be
+pushed to it, and its replies are read under the attempt's deadline.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import http.client
@@ -30,6 +39,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,6 +126,39 @@ def _safe_url(url: str) -> str:
 
 _STOP = object()
 
+DEFAULT_MAX_BODY_BYTES = 8 * 2**20
+"""The largest notification body a sink sends: room for an item whose answer and edited answer
+are both at :data:`~guardrail.review.models.MAX_ANSWER_CHARS`."""
+DEFAULT_MAX_PENDING = 10_000
+"""How many notifications wait for the background worker before new ones are dead-lettered."""
+_IDLE_S = 30.0  # a worker with nothing to do for this long ends (the next notify starts one)
+EXIT_FLUSH_S = 10.0
+"""How long the interpreter's exit waits for each open sink's pending deliveries."""
+
+_OPEN_SINKS: weakref.WeakSet[WebhookSink] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_sinks() -> None:
+    for sink in list(_OPEN_SINKS):
+        sink.close(timeout_s=EXIT_FLUSH_S)
+
+
+class _BodyTooLarge(ValueError):
+    """A notification body over ``max_body_bytes``: never sent."""
+
+
+def _summary(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a dead letter keeps of a payload too large to keep: the event and the item's id."""
+    item = payload.get("item")
+    item_id = item.get("id") if isinstance(item, Mapping) else None
+    return {
+        "event": payload.get("event"),
+        "delivery_id": payload.get("delivery_id"),
+        "item_id": item_id,
+        "omitted": "the payload exceeded max_body_bytes",
+    }
+
 
 class WebhookSink:
     """POST review notifications to ``url``, signed with ``secret``.
@@ -123,8 +166,10 @@ class WebhookSink:
     ``timeout_s`` is the deadline of each attempt, ``max_attempts`` counts the first try, and
     waits between attempts grow as ``backoff_s * 2**n`` up to ``max_backoff_s``.
     ``dead_letter_path`` is the JSONL file that keeps notifications that could not be
-    delivered. ``background=True`` delivers from a worker thread (at most ``max_pending``
-    notifications wait; beyond that they are dead-lettered at once).
+    delivered. ``background`` (the default) delivers from a worker thread, at most
+    ``max_pending`` notifications waiting (beyond that they are dead-lettered at once);
+    ``background=False`` delivers in :meth:`notify` itself. No body over ``max_body_bytes``
+    is sent.
     """
 
     def __init__(
@@ -138,8 +183,9 @@ class WebhookSink:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        background: bool = False,
-        max_pending: int = 10_000,
+        background: bool = True,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         try:
             self._endpoint = Endpoint.parse(url)
@@ -155,10 +201,11 @@ class WebhookSink:
             or backoff_s < 0
             or max_backoff_s < 0
             or max_pending < 1
+            or max_body_bytes < 1
         ):
             raise GuardrailConfigError(
-                "webhook needs timeout_s > 0, max_attempts >= 1, max_pending >= 1 and "
-                "non-negative backoff"
+                "webhook needs timeout_s > 0, max_attempts >= 1, max_pending >= 1, "
+                "max_body_bytes >= 1 and non-negative backoff"
             )
         self._url = url
         self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
@@ -170,6 +217,7 @@ class WebhookSink:
         self._sleep = sleep
         self._dead_letter_lock = threading.Lock()
         self._background = background
+        self._max_body_bytes = max_body_bytes
         self._pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
@@ -199,12 +247,14 @@ class WebhookSink:
         if not self._background:
             self.send(payload, event=event, delivery_id=delivery_id)
             return
-        self._start_worker()
         try:
             self._pending.put_nowait((payload, event, delivery_id))
         except queue.Full:
-            error = OverflowError("not sent: the background queue is full")
+            error = OverflowError(
+                f"not sent: the background queue is full ({self._pending.maxsize:,} waiting)"
+            )
             self._give_up_quietly(payload, event, delivery_id, 0, error)
+        self._start_worker()  # after the put: a worker that just went idle sees the job
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until background deliveries are done; ``False`` if ``timeout_s`` ran out."""
@@ -218,14 +268,35 @@ class WebhookSink:
         return True
 
     def close(self, timeout_s: float | None = 30.0) -> None:
-        """Deliver what is pending (up to ``timeout_s``) and stop the background worker."""
+        """Deliver what is pending (up to ``timeout_s``), then stop the background worker.
+
+        Notifications still waiting when the time is up are dead-lettered (or logged as lost
+        without a dead-letter file), never silently dropped. Idempotent; a later
+        :meth:`notify` starts a new worker.
+        """
         with self._worker_lock:
             worker, self._worker = self._worker, None
+        _OPEN_SINKS.discard(self)
         if worker is None:
             return
-        self.flush(timeout_s)
-        self._pending.put(_STOP)
-        worker.join(timeout_s)
+        if not self.flush(timeout_s):
+            self._drain("not sent: the sink closed before its turn")
+        if worker.is_alive():
+            self._pending.put((_STOP, worker))  # only that worker stops (it may have gone idle)
+            worker.join(timeout_s)
+
+    def _drain(self, reason: str) -> None:
+        while True:
+            try:
+                job = self._pending.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if job[0] is not _STOP:
+                    payload, event, delivery_id = job
+                    self._give_up_quietly(payload, event, delivery_id, 0, RuntimeError(reason))
+            finally:
+                self._pending.task_done()
 
     def _start_worker(self) -> None:
         with self._worker_lock:
@@ -234,13 +305,24 @@ class WebhookSink:
                     target=self._deliver_pending, name="guardrail-webhook", daemon=True
                 )
                 self._worker.start()
+                _OPEN_SINKS.add(self)
 
     def _deliver_pending(self) -> None:
         while True:
-            job = self._pending.get()
             try:
-                if job is _STOP:
-                    return
+                job = self._pending.get(timeout=_IDLE_S)
+            except queue.Empty:
+                with self._worker_lock:  # notify() starts a new worker after its put
+                    if self._pending.empty():
+                        if self._worker is threading.current_thread():
+                            self._worker = None
+                        return
+                continue
+            try:
+                if job[0] is _STOP:
+                    if job[1] is threading.current_thread():
+                        return
+                    continue  # meant for a worker that went idle before it arrived
                 payload, event, delivery_id = job
                 try:
                     self.send(payload, event=event, delivery_id=delivery_id)
@@ -273,6 +355,12 @@ class WebhookSink:
         """POST ``payload`` as JSON with retries; dead-letter (or raise) after the last failure."""
         delivery_id = delivery_id or uuid.uuid4().hex
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
+        if len(body) > self._max_body_bytes:
+            error = _BodyTooLarge(
+                f"not sent: the body is {len(body):,} bytes, over max_body_bytes "
+                f"({self._max_body_bytes:,})"
+            )
+            return self._give_up(_summary(payload), event, delivery_id, 0, error)
         attempts = 0
 
         def attempt() -> int:

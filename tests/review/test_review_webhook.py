@@ -33,6 +33,7 @@ def _sink(
         "dead_letter_path": tmp_path / "dead" / "letters.jsonl",
         "backoff_s": 0.01,
         "sleep": sleeps.append,
+        "background": False,  # these tests watch one delivery's attempts as they happen
     }
     options.update(kwargs)
     return WebhookSink(server.url, SECRET, **options), sleeps  # type: ignore[arg-type]
@@ -142,7 +143,12 @@ def test_no_dead_letter_file_raises(tmp_path: Path, caplog: pytest.LogCaptureFix
         port = probe.getsockname()[1]
     sleeps: list[float] = []
     sink = WebhookSink(
-        f"http://user:pw-{SECRET}@127.0.0.1:{port}/x", SECRET, 1.0, 3, sleep=sleeps.append
+        f"http://user:pw-{SECRET}@127.0.0.1:{port}/x",
+        SECRET,
+        1.0,
+        3,
+        sleep=sleeps.append,
+        background=False,
     )
     with pytest.raises(WebhookDeliveryError, match="after 3 attempt") as info:
         sink.send({"x": 1})

@@ -163,7 +163,9 @@ def test_committed_item_does_not_fail_the_guarded_call(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    webhook = WebhookSink(f"http://127.0.0.1:{port}/x", SECRET, 1.0, 1, sleep=lambda s: None)
+    webhook = WebhookSink(
+        f"http://127.0.0.1:{port}/x", SECRET, 1.0, 1, sleep=lambda s: None, background=False
+    )
     queue = ReviewQueue(path=tmp_path / "review.db", sinks=[webhook])
     sink = QueueReviewSink(queue)
     with caplog.at_level(logging.ERROR):
