@@ -101,7 +101,9 @@ def test_no_answers_give_nan_and_unknown() -> None:
     ("conf", "correct", "message"),
     [([0.5], [1, 0], "differ in length"), ([1.5], [1], r"\[0, 1\]"), ([0.5], [3], "0/1")],
 )
-def test_invalid_input_is_a_config_error(conf: list, correct: list, message: str) -> None:
+def test_invalid_input_is_a_config_error(
+    conf: list[float], correct: list[int], message: str
+) -> None:
     with pytest.raises(GuardrailConfigError, match=message):
         calibration_summary(conf, correct)
     with pytest.raises(GuardrailConfigError, match="n_sim"):

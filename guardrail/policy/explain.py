@@ -28,6 +28,7 @@ from guardrail.policy.conditions import (
     ScorerMismatchCondition,
     StageCondition,
     TagsCondition,
+    ToolCondition,
 )
 from guardrail.policy.decision import AnyAction
 from guardrail.policy.drift import CalibrationDrift
@@ -112,6 +113,8 @@ def _describe_atom(atom: Atom) -> str:
             if atom.value:
                 return "the scorer was not trained or calibrated on the guarded model"
             return "the scorer was trained or calibrated on the guarded model"
+        case ToolCondition():
+            return "the checkpoint judges a call of the tool " + " or ".join(atom.patterns)
         case CalibrationDrift():
             beyond = f"more than {fmt(atom.margin)} beyond" if atom.margin else "outside"
             return (
