@@ -66,6 +66,7 @@ CASES: dict[str, Case] = {
         doubtful_outcome, ("review requested: weak-outcome 0.3", "So 17 * 3 = 51.", "approved")
     ),
     "langgraph_review.py": Case(doubtful_outcome, ("review:", "51 pending_review edit")),
+    "agents_stream.py": Case(confident, ("status: ok", "So 17 * 3 = 51.")),
     "agents_tools.py": Case(
         held_tool_call,
         (
@@ -236,6 +237,8 @@ def test_the_record_page_lists_every_key_and_status(sample_record: Any) -> None:
     )
     assert documented("reference/records.md", "action") == set(record["actions"][0])
     assert documented("reference/records.md", "summary") == set(summary)
+    assert documented("reference/records.md", "guard-summary") == set(result.summary())
+    assert set(result.summary()["actions"][0]) == {"type", "rule", "outcome"}
     assert documented("reference/records.md", "audit") == set(AuditRecord.model_fields)
     assert documented("reference/records.md", "audit-kind") == {kind.value for kind in AuditKind}
     kinds = {json.loads(line)["kind"] for line in log.read_text().splitlines()}
