@@ -16,7 +16,6 @@ from guardrail.scorers.prompt import (
     DEFAULT_MAX_INPUT_TOKENS,
     PromptSegments,
     TokenizedPrompt,
-    answer_window,
 )
 from guardrail.scorers.readout import DigitReadout, parse_confidence
 from guardrail.scorers.streams import FineCESession, StreamBatch
@@ -185,11 +184,13 @@ class FineCEScorer:
         return self.max_input_tokens - question_len - len(self.prompt.suffix_ids())
 
     def input_ids(self, question: str, answer: str) -> tuple[list[int], int]:
-        """The bounded scoring input for one pair, and how many tokens were cut to bound it."""
-        q_ids, cut = self.prompt.bounded_question_ids(question, self.question_cap)
-        a_ids = self.prompt.answer_ids(answer)
-        drop = answer_window(len(a_ids), self.answer_budget(len(q_ids)))
-        return [*q_ids, *a_ids[drop:], *self.prompt.suffix_ids()], cut + drop
+        """The bounded scoring input for one pair, and how many tokens were cut to bound it.
+
+        Only the answer's last characters are tokenized
+        (:meth:`~guardrail.scorers.prompt.TokenizedPrompt.bounded_ids`): bounded work per
+        estimate, whatever the answer's length.
+        """
+        return self.prompt.bounded_ids(question, answer, self.max_input_tokens)
 
     # ---------------------------------------------------------------- internals
     def _forward_padded(self, rows: list[list[int]], keep: int) -> torch.Tensor:

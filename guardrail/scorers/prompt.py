@@ -13,7 +13,10 @@ plus, jointly with the question, its plain end (``"Question: "``): for text with
 tokens the ids equal those of the old joint tokenization, so trained scorers read the same ids.
 
 Inputs are bounded: :func:`answer_window` keeps the most recent answer tokens that fit
-``max_input_tokens`` and :meth:`TokenizedPrompt.question_ids` cuts an over-long question.
+``max_input_tokens`` and :meth:`TokenizedPrompt.question_ids` cuts an over-long question; only
+the answer's last characters are tokenized at all (:mod:`~guardrail.scorers.answer_tokens`), so
+an estimate costs the same on a 5 MB answer as on one of 50 kB
+(:meth:`TokenizedPrompt.bounded_ids`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from guardrail.scorers.answer_tokens import (
+    CHARS_PER_TOKEN_CAP,
+    AnswerEncoder,
+    TokenWindow,
+    window_ids,
+)
 from guardrail.scorers.sanitize import normalize_text
 
 __all__ = [
@@ -86,6 +95,7 @@ class TokenizedPrompt:
     between_ids: tuple[int, ...]
     tail_ids: tuple[int, ...]
     readout_ids: tuple[int, ...]
+    encoder: AnswerEncoder
 
     @classmethod
     def build(cls, tokenizer: Any, segments: PromptSegments) -> TokenizedPrompt:
@@ -100,6 +110,7 @@ class TokenizedPrompt:
             between_ids=tuple(_encode(tokenizer, segments.between)),
             tail_ids=tuple(_encode(tokenizer, segments.tail)),
             readout_ids=tuple(_encode(tokenizer, segments.readout)),
+            encoder=AnswerEncoder(tokenizer),
         )
 
     def question_ids(self, question: str, max_tokens: int | None = None) -> list[int]:
@@ -111,11 +122,18 @@ class TokenizedPrompt:
         return self.bounded_question_ids(question, max_tokens)[0]
 
     def bounded_question_ids(self, question: str, max_tokens: int | None) -> tuple[list[int], int]:
-        """:meth:`question_ids` and how many question tokens were cut to fit ``max_tokens``."""
+        """:meth:`question_ids` and how many question tokens were cut to fit ``max_tokens``.
+
+        Only the question's first ``CHARS_PER_TOKEN_CAP * max_tokens`` characters are
+        tokenized (its start is what is kept); the cut is counted on those.
+        """
+        chars_cut = False
+        if max_tokens is not None and len(question) > CHARS_PER_TOKEN_CAP * max_tokens:
+            question, chars_cut = question[: CHARS_PER_TOKEN_CAP * max_tokens], True
         text = self.head_text + normalize_text(question) + self.segments.between
         ids = [*self.head_ids, *_encode_plain(self.tokenizer, text)]
         if max_tokens is None or len(ids) <= max_tokens:
-            return ids, 0
+            return ids, int(chars_cut)
         head = len(self.head_ids) + self.head_text_len
         keep = max(head, max_tokens - len(self.between_ids))
         return [*ids[:keep], *self.between_ids], max(0, len(ids) - keep - len(self.between_ids))
@@ -123,6 +141,35 @@ class TokenizedPrompt:
     def answer_ids(self, answer: str) -> list[int]:
         """Ids of the (partial) answer, tokenized on its own, special tokens split."""
         return _encode_plain(self.tokenizer, normalize_text(answer)) if answer else []
+
+    def answer_window_ids(self, answer: str, max_input_tokens: int) -> TokenWindow:
+        """The answer's ids as bounded inputs read them: its character window only."""
+        return window_ids(self.encoder, answer, max_input_tokens)
+
+    def bounded_ids(
+        self, question: str, answer: str, max_input_tokens: int
+    ) -> tuple[list[int], int]:
+        """The scoring input within ``max_input_tokens``, and how many tokens were cut.
+
+        ``head + question + between`` takes at most half the bound (the question's end is cut),
+        the answer its most recent tokens that fit (:func:`answer_window`, on the ids of its
+        character window), then the readout suffix. Costs the window, not the answer.
+        """
+        q_ids, cut = self.bounded_question_ids(question, max_input_tokens // 2)
+        ids, dropped = self.assemble(q_ids, self.answer_window_ids(answer, max_input_tokens))
+        return ids, cut + dropped
+
+    def assemble(self, q_ids: list[int], window: TokenWindow) -> tuple[list[int], int]:
+        """``q_ids``, the most recent answer tokens of ``window`` that fit, the suffix.
+
+        ``max_input_tokens`` is twice the question's cap; returns the ids and the answer
+        tokens left out (:attr:`~guardrail.scorers.answer_tokens.TokenWindow.cut_tokens`
+        included).
+        """
+        suffix = self.suffix_ids()
+        budget = window.max_input_tokens - len(q_ids) - len(suffix)
+        drop = answer_window(len(window.ids), budget)
+        return [*q_ids, *window.ids[drop:], *suffix], drop + window.cut_tokens
 
     def suffix_ids(self) -> list[int]:
         """Ids appended after the answer to read the confidence."""

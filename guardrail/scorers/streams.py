@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from guardrail.errors import ScorerUnavailableError
+from guardrail.scorers.answer_tokens import AnswerTokens
 from guardrail.scorers.prompt import TokenizedPrompt, answer_window
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class StreamScorer(Protocol):
     model: Any
     prompt: TokenizedPrompt
     pad_token_id: int
+    max_input_tokens: int
 
     @property
     def device(self) -> Any:
@@ -60,6 +62,10 @@ class StreamScorer(Protocol):
     def answer_budget(self, question_len: int) -> int:
         """Answer tokens that fit beside ``question_len`` prompt tokens and the readout."""
         ...
+
+
+_EAGER_COMPACTION = 64
+"""Stale cache slots tolerated before a chunk of at least this many tokens is fed."""
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -81,7 +87,7 @@ class StreamBatch:
         self._scorer = scorer
         self._torch = torch
         self._device = scorer.device
-        self._texts = ["" for _ in questions]
+        self._answers = [self._new_answer() for _ in questions]
         self._fed: list[list[int]] = [[] for _ in questions]  # answer ids in the cache, per row
         self._closed = False
         bounded = [scorer.prompt.bounded_question_ids(q, scorer.question_cap) for q in questions]
@@ -108,16 +114,16 @@ class StreamBatch:
     @property
     def size(self) -> int:
         """Number of streams (rows)."""
-        return len(self._texts)
+        return len(self._answers)
 
     def append(self, row: int, text: str) -> None:
         """Add streamed answer text to stream ``row`` (no model call)."""
         self._check_open()
-        self._texts[row] += text
+        self._answers[row].append(text)
 
     def text(self, row: int) -> str:
         """The answer text of stream ``row`` so far."""
-        return self._texts[row]
+        return self._answers[row].text
 
     def truncated(self, row: int) -> int:
         """Tokens of stream ``row`` left out of its last estimate to fit ``max_input_tokens``."""
@@ -179,7 +185,7 @@ class StreamBatch:
         row_mask = self._mask.new_zeros(1, width)
         row_mask[0, pad:] = 1
         self._mask = torch.cat([self._mask, row_mask])
-        self._texts.append("")
+        self._answers.append(self._new_answer())
         self._fed.append([])
         self._question_cut.append(cut)
         self._budget.append(self._scorer.answer_budget(len(ids)))
@@ -205,13 +211,16 @@ class StreamBatch:
             for layer in self._cache.layers:
                 layer.keys = layer.keys[:, :, first:]
                 layer.values = layer.values[:, :, first:]
-        for values in (self._texts, self._fed, self._row_len, self._prefix_logits):
+        for values in (self._answers, self._fed, self._row_len, self._prefix_logits):
             del values[row]
         for numbers in (self._question_cut, self._budget, self._dropped):
             del numbers[row]
         del self._last_logits[row]
 
     # ----------------------------------------------------------------- internals
+    def _new_answer(self) -> AnswerTokens:
+        return AnswerTokens(self._scorer.prompt.encoder, self._scorer.max_input_tokens)
+
     def _check_open(self) -> None:
         if self._closed:
             raise ScorerUnavailableError("this scoring session is closed")
@@ -251,15 +260,18 @@ class StreamBatch:
         return merged
 
     def _pending(self, rows: Sequence[int]) -> list[list[int]]:
-        """Per row of ``rows``, the answer ids to feed; stale cached slots are masked out."""
+        """Per row of ``rows``, the answer ids to feed; stale cached slots are masked out.
+
+        Only the text appended since the row's last step is tokenized (:class:`AnswerTokens`).
+        """
         pending: list[list[int]] = []
         for row in rows:
-            text = self._texts[row]
-            ids = self._scorer.prompt.answer_ids(text)
-            self._dropped[row] = answer_window(len(ids), self._budget[row])
-            ids = ids[self._dropped[row] :]
+            window = self._answers[row].window()
+            drop = answer_window(len(window.ids), self._budget[row])
+            self._dropped[row] = drop + window.cut_tokens
+            ids = list(window.ids[drop:])
             fed = self._fed[row]
-            keep = _common_prefix(ids, fed)
+            keep = len(fed) if ids[: len(fed)] == fed else _common_prefix(ids, fed)
             if 0 < keep == len(ids) < len(fed):
                 keep -= 1  # re-feed one token so the row's last logits are fresh
             drop = len(fed) - keep
@@ -286,6 +298,8 @@ class StreamBatch:
         rows = list(range(self.size)) if subset is None else subset
         pending = self._pending(rows)
         longest = max(len(ids) for ids in pending)
+        # a long chunk (a moved window) attends to every slot: drop the stale ones first
+        self._compact(eager=longest >= _EAGER_COMPACTION)
         if longest == 0 and not suffix:
             return torch.empty(0)  # type: ignore[no-any-return]
         width = longest + len(suffix)
@@ -327,12 +341,17 @@ class StreamBatch:
         self._compact()
         return out.logits  # type: ignore[no-any-return]
 
-    def _compact(self) -> None:
-        """Drop masked cache slots once they outnumber the live ones (bounded memory)."""
+    def _compact(self, *, eager: bool = False) -> None:
+        """Drop masked cache slots once they outnumber the live ones (bounded memory).
+
+        ``eager``: once there are more than ``_EAGER_COMPACTION`` of them (before a long chunk,
+        whose every token would attend to them).
+        """
         torch: Any = self._torch
         counts = self._mask.sum(dim=1)
         width = int(counts.max())
-        if self._mask.shape[1] <= 2 * width + 64:
+        excess = int(self._mask.shape[1]) - width
+        if excess <= (_EAGER_COMPACTION if eager else width + 64):
             return
         rows = self._mask.shape[0]
         index = torch.zeros(rows, width, dtype=torch.long, device=self._device)
