@@ -63,6 +63,12 @@ def _with_ci(table: Mapping[str, Any], key: str) -> str:
     return text
 
 
+def _signed(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:+.3f}"
+    return _fmt(value)
+
+
 def _noise(table: Mapping[str, Any]) -> str:
     """``floor [q95]`` of a metric table's ECE noise floor (see ``metrics.NOISE_NAMES``)."""
     if "ece_noise_floor" not in table:
@@ -102,7 +108,7 @@ def _methods_md(methods: Mapping[str, Any]) -> list[str]:
                 _with_ci(raw, "ece_15"),
                 _noise(raw),
                 _fmt(raw.get("ece_within_noise")),
-                _fmt(raw.get("confidence_gap")),
+                _signed(raw.get("confidence_gap")),
                 _fmt(raw["ece_10"]),
                 _fmt(raw["mce_15"]),
                 _with_ci(raw, "brier"),
