@@ -10,6 +10,13 @@
   later requests with the same id to the replica that holds it, falling back to another one
   (which recomputes) when that replica is busy, gone or evicted it.
 
+* Admission (:mod:`guardrail.serving.admission`): with a token, every request must carry it
+  (``Authorization: Bearer``, compared in constant time; the replicas get its digest only);
+  the body is read within ``limits.body_timeout_s`` and at most ``limits.max_body_bytes``,
+  and a request of more than ``limits.max_items`` checkpoints is refused (401, 408, 413,
+  400 for a malformed one). Ray Serve's proxy bounds each request end to end
+  (``request_timeout_s``).
+
 Requires the ``serve`` extra (``pip install 'finece-guardrail[serve]'``).
 """
 
@@ -19,9 +26,8 @@ import asyncio
 import os
 from typing import Any
 
-from pydantic import ValidationError
-
 from guardrail._optional import require
+from guardrail.serving.admission import Admission, Refusal, ServeLimits, token_digest
 from guardrail.serving.service import (
     ScoreRequest,
     ScorerService,
@@ -44,8 +50,14 @@ def build_app(
     batch_wait_s: float = 0.005,
     max_streams: int = 256,
     torch_threads: int | None = None,
+    limits: ServeLimits | None = None,
+    token: str | None = None,
 ) -> Any:
-    """A Ray Serve application serving the scorer ``spec`` builds, on ``replicas`` replicas."""
+    """A Ray Serve application serving the scorer ``spec`` builds, on ``replicas`` replicas.
+
+    ``token``: the shared secret every request must carry (``None``: no authentication);
+    ``limits``: what one request may hold (:class:`~guardrail.serving.admission.ServeLimits`).
+    """
     serve = require("ray.serve", "serve")
     starlette = require("starlette.responses", "serve")
     if replicas < 1:
@@ -61,11 +73,12 @@ def build_app(
         health_check_timeout_s=30.0,
     )
     class ScorerDeployment:
-        def __init__(self, spec: ScorerSpec) -> None:
+        def __init__(self, spec: ScorerSpec, limits: ServeLimits, digest: bytes | None) -> None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             import torch
 
             torch.set_num_threads(threads)
+            self.admission = Admission(limits, digest)
             self.service = ScorerService(spec.build())
             self.replica = serve.get_replica_context().replica_id.unique_id
 
@@ -74,11 +87,10 @@ def build_app(
             return StreamSlot(stream)
 
         async def __call__(self, http_request: Any) -> Any:
-            try:
-                request = ScoreRequest.model_validate_json(await http_request.body())
-            except ValidationError as exc:
+            request = await self.admission.admit(http_request)
+            if isinstance(request, Refusal):
                 return starlette.JSONResponse(
-                    {"error": f"bad /score request: {exc}"}, status_code=400
+                    request.body(), status_code=request.status, headers=dict(request.headers)
                 )
             stream = serve.get_multiplexed_model_id()
             slot = await self.stream_slot(stream) if stream else None
@@ -92,7 +104,8 @@ def build_app(
             return await asyncio.to_thread(self.service.run_many, jobs)
 
     deployment: Any = ScorerDeployment
-    return deployment.bind(spec)
+    digest = None if token is None else token_digest(token)
+    return deployment.bind(spec, limits or ServeLimits(), digest)
 
 
 def start(
@@ -102,8 +115,12 @@ def start(
     host: str = "127.0.0.1",
     port: int = 8000,
     num_cpus: int | None = None,
+    request_timeout_s: float | None = 120.0,
 ) -> str:
-    """Connect to (``address``) or start a local Ray cluster and run ``app``; its URL."""
+    """Connect to (``address``) or start a local Ray cluster and run ``app``; its URL.
+
+    ``request_timeout_s`` bounds each request at Ray Serve's proxy (``None``: no bound).
+    """
     ray = require("ray", "serve")
     serve = require("ray.serve", "serve")
     if not ray.is_initialized():
@@ -111,7 +128,7 @@ def start(
             ray.init(address=address)
         else:
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False)
-    serve.start(http_options={"host": host, "port": port})
+    serve.start(http_options={"host": host, "port": port, "request_timeout_s": request_timeout_s})
     serve.run(app, name=APP_NAME, route_prefix="/score")
     return f"http://{host}:{port}"
 

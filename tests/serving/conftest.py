@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from serve_token import SERVE_TOKEN, SERVE_TOKEN_ENV
 
 ray = pytest.importorskip("ray", reason="the serve extra (ray[serve]) is not installed")
 
@@ -19,7 +21,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ray_scorer_url() -> Iterator[str]:
-    """A Ray Serve scorer app (``guardrail.testing.tiny:tiny_scorer``, 2 replicas) on loopback."""
+    """A Ray Serve scorer app (``guardrail.testing.tiny:tiny_scorer``, 2 replicas) on loopback.
+
+    It requires the token :data:`SERVE_TOKEN`, found in :data:`SERVE_TOKEN_ENV` by clients.
+    """
     from ray import serve
 
     from guardrail.serving.ray_app import build_app, start
@@ -38,9 +43,12 @@ def ray_scorer_url() -> Iterator[str]:
             replicas=2,
             num_cpus=0.5,
             batch_wait_s=0.002,
+            token=SERVE_TOKEN,
         )
+        os.environ[SERVE_TOKEN_ENV] = SERVE_TOKEN
         yield start(app, port=_free_port())
     finally:
+        os.environ.pop(SERVE_TOKEN_ENV, None)
         serve.shutdown()
         ray.shutdown()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serve_token import SERVE_TOKEN, SERVE_TOKEN_ENV
 
 from guardrail.audit import JsonlAuditLog
 from guardrail.errors import GuardSignal
@@ -29,7 +30,7 @@ Settings = tuple[dict[str, Any], Any, Any]  # (policy, scorer, scoring) shared b
 def policy(url: str | None, budget_s: float) -> dict[str, Any]:
     scorer: dict[str, Any] = {"latency_budget_s": budget_s}
     if url is not None:
-        scorer.update(url=url, engine="ray")
+        scorer.update(url=url, engine="ray", api_key_env=SERVE_TOKEN_ENV)
     return {
         "name": "serve-test",
         "scorer": scorer,
@@ -52,7 +53,7 @@ def answer(n: int) -> str:
 
 
 def test_results_equal_the_in_process_scorer(ray_scorer_url: str, in_process: Any) -> None:
-    remote = RemoteScorer(ray_scorer_url, "ray", latency_budget_s=60.0)
+    remote = RemoteScorer(ray_scorer_url, "ray", latency_budget_s=60.0, api_key_env=SERVE_TOKEN_ENV)
     pairs = [(QUESTION, ANSWER[:n]) for n in (0, 10, 30, len(ANSWER))]
     assert remote.score_batch(pairs) == pytest.approx(in_process.score_batch(pairs), abs=1e-3)
     session = remote.open_session(QUESTION)
@@ -72,12 +73,69 @@ def test_a_policy_with_a_url_gets_a_remote_scorer(ray_scorer_url: str) -> None:
     config.scorer.close()
 
 
+AUTHORIZED = {"Authorization": f"Bearer {SERVE_TOKEN}"}
+
+
 def test_a_bad_request_is_a_client_error_that_is_not_retried(ray_scorer_url: str) -> None:
     import httpx
 
-    response = httpx.post(f"{ray_scorer_url}/score", json={"items": []}, timeout=60.0)
+    response = httpx.post(
+        f"{ray_scorer_url}/score", json={"items": []}, headers=AUTHORIZED, timeout=60.0
+    )
     assert response.status_code == 400
     assert "bad /score request" in response.json()["error"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-the-token-at-all"}])
+def test_a_request_without_the_token_is_refused(
+    ray_scorer_url: str, headers: dict[str, str]
+) -> None:
+    import httpx
+
+    item = {"question": "q", "answer": "a"}
+    response = httpx.post(
+        f"{ray_scorer_url}/score", json={"items": [item]}, headers=headers, timeout=60.0
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_too_many_items_and_too_large_bodies_are_413(ray_scorer_url: str) -> None:
+    import httpx
+
+    from guardrail.serving.admission import ServeLimits
+
+    limits = ServeLimits()
+    many = {"items": [{"question": "q"}] * (limits.max_items + 1)}
+    large = {"items": [{"question": "q", "answer": "x" * limits.max_body_bytes}]}
+    for body in (many, large):
+        response = httpx.post(
+            f"{ray_scorer_url}/score", json=body, headers=AUTHORIZED, timeout=60.0
+        )
+        assert response.status_code == 413
+        assert "request too large" in response.json()["error"]
+
+
+def test_a_body_that_never_comes_is_not_held_open(ray_scorer_url: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    from guardrail.serving.admission import ServeLimits
+
+    timeout_s = ServeLimits().body_timeout_s
+    where = urlsplit(ray_scorer_url)
+    head = (
+        f"POST /score HTTP/1.1\r\nHost: {where.hostname}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {SERVE_TOKEN}\r\nContent-Length: 100000\r\n\r\n"
+        '{"items": ['
+    )
+    with socket.create_connection((where.hostname, where.port), timeout=timeout_s * 6) as sock:
+        sock.sendall(head.encode())
+        started = time.monotonic()
+        answer = sock.recv(4096).decode(errors="replace")
+        elapsed = time.monotonic() - started
+    assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    assert elapsed < timeout_s * 3
 
 
 def _run_langchain(n: int, settings: Settings, audit_dir: Path, delay_s: float) -> dict[str, Any]:
