@@ -350,3 +350,26 @@ def test_the_proxy_config_names_a_guardrail_the_proxy_can_build(
     )
     assert built.guardrail_name == "finece"
     assert built.config.policy.name == "default"
+
+
+@pytest.mark.parametrize(
+    ("module", "page"),
+    [
+        ("guardrail", "api/core.md"),
+        ("guardrail.integrations.langchain", "api/integrations.md"),
+        ("guardrail.integrations.langgraph", "api/integrations.md"),
+        ("guardrail.integrations.litellm", "api/integrations.md"),
+    ],
+)
+def test_every_public_class_and_function_has_an_api_entry(module: str, page: str) -> None:
+    import importlib
+    import inspect
+
+    public = importlib.import_module(module)
+    entries = set(re.findall(r"^::: [\w.]+\.(\w+)$", (DOCS / page).read_text(), re.MULTILINE))
+    names = {
+        name
+        for name in public.__all__
+        if inspect.isclass(getattr(public, name)) or inspect.isfunction(getattr(public, name))
+    }
+    assert names - entries == set(), f"{module} names without an entry in docs/{page}"
