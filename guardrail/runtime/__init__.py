@@ -20,7 +20,13 @@ from guardrail.runtime.config import USE_POLICY, GuardConfig, PolicyLike, resolv
 from guardrail.runtime.drive import adrive, aresolve_review, arun_call, drive, run_call
 from guardrail.runtime.gate import Frames, MarkerKind, StreamGate
 from guardrail.runtime.loop import Fail, Finish, Step
-from guardrail.runtime.records import AttemptPlan, GuardedResult, GuardStatus
+from guardrail.runtime.records import (
+    AttemptPlan,
+    GuardedResult,
+    GuardStatus,
+    GuardSummary,
+    SummaryAction,
+)
 from guardrail.runtime.review import MemoryReviewSink, QueueReviewSink, ReviewOutcome, ReviewSink
 from guardrail.runtime.signals import (
     EscalationRequested,
@@ -44,6 +50,7 @@ __all__ = [
     "GuardAborted",
     "GuardConfig",
     "GuardStatus",
+    "GuardSummary",
     "GuardedResult",
     "HumanReviewRequested",
     "MarkerKind",
@@ -58,6 +65,7 @@ __all__ = [
     "Step",
     "StreamGate",
     "StreamingMode",
+    "SummaryAction",
     "WatchMode",
     "adrive",
     "aresolve_review",

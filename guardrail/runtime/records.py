@@ -228,10 +228,11 @@ class SummaryAction(TypedDict):
 class GuardSummary(TypedDict):
     """The guard's summary of one call, the same on every path (LangChain, litellm, proxy).
 
-    Attached to accepted answers too: LangChain puts it in the answer message's
-    ``response_metadata["guardrail_summary"]``, litellm in the response's
-    ``_hidden_params["guardrail"]["summary"]`` and the proxy in the body's ``guardrail`` key
-    (and, streaming, in the last frame).
+    Every path attaches it, to accepted answers too, as the ``summary`` key of the guard's
+    record: LangChain in the answer message's ``response_metadata["guardrail"]["summary"]``,
+    the litellm SDK in the response's ``_hidden_params["guardrail"]["summary"]``, the proxy in
+    the response body's ``guardrail.summary`` (streamed: the ``final`` frame's
+    ``guardrail.summary``, or the ``block`` frame's).
     """
 
     status: GuardStatus
@@ -316,9 +317,10 @@ class GuardedResult(Generic[OutputT]):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready mapping (without ``output``)."""
+        """JSON-ready mapping (without ``output``); ``summary`` is :meth:`summary`."""
         return {
             "status": self.status,
+            "summary": self.summary(),
             "answer": self.answer,
             "final_confidence": self.final_confidence,
             "attempts": [attempt.to_dict() for attempt in self.attempts],

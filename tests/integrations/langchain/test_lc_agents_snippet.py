@@ -65,6 +65,9 @@ def test_a_retry_decision_calls_the_same_model_again() -> None:
     assert (primary, backup) == (2, 0)
     assert answer.content == GOOD
     assert answer.response_metadata[METADATA_KEY]["status"] == "ok"
+    summary = answer.response_metadata[METADATA_KEY]["summary"]  # accepted answers carry it
+    assert (summary["status"], summary["actions"]) == ("ok", [])
+    assert summary["final_confidence"] == 0.9
 
 
 @pytest.mark.usefixtures("scored")
@@ -87,7 +90,7 @@ def test_when_the_retry_middleware_gives_up_its_answer_carries_the_guard_record(
     assert record["question"] == QUESTION
     assert [(a["type"], a["rule"]) for a in record["actions"]] == [("retry", "low")]
     assert record["final_confidence"] is not None
-    summary = answer.response_metadata["guardrail_summary"]
+    summary = record["summary"]
     assert summary["status"] == "unresolved"
     assert summary["actions"][0]["outcome"].startswith("raised LowConfidenceError")
 

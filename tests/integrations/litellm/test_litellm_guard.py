@@ -76,6 +76,9 @@ def test_retry_reruns_at_the_retry_temperature(recorder: Recorder) -> None:
     assert isinstance(output, ModelResponse)
     assert output.choices[0].message.content == FIRST
     assert output._hidden_params["guardrail"]["status"] == "ok"
+    summary = output._hidden_params["guardrail"]["summary"]
+    assert (summary["status"], summary["attempts"]) == ("ok", 2)
+    assert [a["type"] for a in summary["actions"]] == ["retry"]
 
 
 def test_retry_backoff_sleeps_the_policy_delay() -> None:

@@ -171,10 +171,14 @@ def _text(chunks: list[Any]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
-def test_a_confident_answer_passes(client: openai.OpenAI) -> None:
+def test_a_confident_answer_passes_with_the_guards_summary(client: openai.OpenAI) -> None:
     response = client.chat.completions.create(model="mock-good", messages=QUESTION)
     assert response.choices[0].message.content == GOOD
     assert response.choices[0].finish_reason == "stop"
+    assert response.model_extra is not None
+    summary = response.model_extra["guardrail"]["summary"]
+    assert (summary["status"], summary["actions"], summary["attempts"]) == ("ok", [], 1)
+    assert summary["final_confidence"] == pytest.approx(0.9)
 
 
 def test_a_low_confidence_answer_is_blocked(client: openai.OpenAI) -> None:
@@ -196,11 +200,30 @@ def test_a_fallback_answer_replaces_a_low_confidence_one(client: openai.OpenAI) 
     assert response.model_extra["guardrail"]["status"] == "fallback"
 
 
-def test_a_confident_stream_is_relayed_unchanged(client: openai.OpenAI) -> None:
+def test_a_confident_stream_is_relayed_unchanged_and_ends_with_the_summary(
+    client: openai.OpenAI,
+) -> None:
     chunks = _stream(client, "mock-good")
     assert _text(chunks) == GOOD
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert not any((c.model_extra or {}).get("guardrail") for c in chunks)
+    frames = [(c.model_extra or {}).get("guardrail") for c in chunks]
+    (final,) = [f for f in frames if f]
+    assert final["marker"] == "final"
+    assert final["summary"]["status"] == "ok"
+    assert final["summary"]["final_confidence"] == pytest.approx(0.9)
+
+
+def test_a_streamed_fallback_arrives_as_text(client: openai.OpenAI) -> None:
+    chunks = _stream(client, "mock-bad", extra_body={"guardrails": ["finece-fallback"]})
+    frames = [(c.model_extra or {}).get("guardrail") or {} for c in chunks]
+    markers = [f["marker"] for f in frames if f]
+    assert "block" not in markers
+    restart = next(i for i, f in enumerate(frames) if f.get("marker") == "restart")
+    assert frames[restart]["discard_chunks"] == sum(1 for c in chunks[:restart] if _text([c]))
+    assert _text(chunks[restart:]) == "Ask a human."  # the replacement, as text
+    final = next(f for f in frames if f.get("marker") == "final")
+    assert final["summary"]["status"] == "fallback"
+    assert chunks[-1].choices[0].finish_reason == "stop"
 
 
 def test_a_low_confidence_stream_is_cut_with_a_block_frame(client: openai.OpenAI) -> None:

@@ -223,3 +223,29 @@ def test_names_resolve_to_model_references(
         ("/abs/dir", "cpu", "float32"),
         ("/models/mine", "cpu", "float32"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"messages": []}, "non-empty list"),
+        ({"messages": [{"role": "user", "content": ["not a part"]}]}, "text message content"),
+        ({"max_tokens": -1}, "max_tokens must be >= 1"),
+    ],
+)
+def test_bad_requests_are_answered_400_before_generating(
+    provider: LocalModelProvider, options: dict[str, Any], match: str
+) -> None:
+    request = {"model": "guardrail-local/tiny", "messages": MESSAGES, **options}
+    with pytest.raises(litellm.BadRequestError, match=match):
+        litellm.completion(**request)
+
+
+def test_a_prompt_over_the_context_window_is_a_bad_request(
+    provider: LocalModelProvider, tiny_generator: LocalGenerator
+) -> None:
+    window = tiny_generator.context_window
+    assert window is not None
+    messages = [{"role": "user", "content": "word " * (window * 2)}]
+    with pytest.raises(litellm.BadRequestError, match="context window"):
+        litellm.completion(model="guardrail-local/tiny", messages=messages, stream=True)

@@ -122,8 +122,6 @@ OnLowConfidence = Literal["act", "raise"]
 _RETRYABLE = frozenset({"retry", "self_correct"})
 _REVIEWED = "reviewed"
 _UNRESOLVED_KEPT = 256  # decisions raised to LangChain's middleware, kept for after_model
-SUMMARY_KEY = "guardrail_summary"
-"""``response_metadata`` key of the call's :class:`~guardrail.runtime.GuardSummary`."""
 
 
 class LowConfidenceError(GuardSignal, ModelError):
@@ -526,7 +524,6 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         metadata = {
             **message.response_metadata,
             METADATA_KEY: {**result.to_dict(), "question": question},
-            SUMMARY_KEY: result.summary(),
         }
         return {"messages": [message.model_copy(update={"response_metadata": metadata})]}
 
@@ -583,7 +580,6 @@ def _deliver(
         if tool_verdicts:
             record[TOOL_CALLS_KEY] = list(tool_verdicts)
         message.response_metadata[METADATA_KEY] = record
-        message.response_metadata[SUMMARY_KEY] = result.summary()
     return output
 
 

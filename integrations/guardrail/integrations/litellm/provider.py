@@ -41,7 +41,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from guardrail._optional import require
 from guardrail.errors import ModelUnavailableError
-from guardrail.generation import LocalGenerator, render_chat
+from guardrail.generation import LocalGenerator, PromptTooLongError, render_chat
 from guardrail.streamtools import TextPiece, TextRelease, iterate_in_thread
 
 try:
@@ -117,8 +117,10 @@ class LocalModelProvider(CustomLLM):
     ``<name>`` is looked up in the models added with :meth:`add_model`, then in
     :data:`MODEL_ALIASES`, and is otherwise taken as a model reference. Models are loaded on
     first use through ``load_model`` (shared with any scorer on the same reference) on
-    ``device`` in ``dtype``. An unknown model is litellm's ``NotFoundError``; an unsupported
-    parameter (tools, ``n`` > 1, penalties, ...) its ``BadRequestError``.
+    ``device`` in ``dtype``. An unknown model is litellm's ``NotFoundError``; a bad request
+    (no messages, a message the chat template cannot render, a prompt that fills the model's
+    context window, an unsupported parameter: tools, ``n`` > 1, penalties, ...) its
+    ``BadRequestError`` (HTTP 400 through the proxy), raised before any generation.
     """
 
     def __init__(self, *, device: str = "auto", dtype: str = "auto") -> None:
@@ -200,15 +202,29 @@ class LocalModelProvider(CustomLLM):
             raise _error(400, "top_logprobs requires logprobs=True")
         stop = params.get("stop") or ()
         model = str(kwargs["model"])
+        messages = _chat_messages(kwargs.get("messages"))
         generator = self.generator_for(model)
-        messages = _chat_messages(kwargs.get("messages") or [])
+        prompt = _render(generator, messages)
+        try:
+            max_tokens = int(params.get("max_tokens") or params.get("max_completion_tokens") or 256)
+            temperature = float(params.get("temperature") or 0.0)
+            top_p = float(params.get("top_p") or 1.0)
+        except (TypeError, ValueError) as exc:
+            raise _error(400, f"{PROVIDER}: a sampling parameter is not a number: {exc}") from exc
+        if max_tokens < 1:
+            raise _error(400, f"{PROVIDER}: max_tokens must be >= 1, got {max_tokens}")
+        prompt_tokens = len(generator.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        try:
+            generator.room(prompt_tokens, max_tokens)
+        except PromptTooLongError as exc:
+            raise _error(400, str(exc)) from exc
         return _Request(
             model=model,
             generator=generator,
-            prompt=render_chat(generator.tokenizer, messages),
-            max_tokens=int(params.get("max_tokens") or params.get("max_completion_tokens") or 256),
-            temperature=float(params.get("temperature") or 0.0),
-            top_p=float(params.get("top_p") or 1.0),
+            prompt=prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
             seed=params.get("seed"),
             stop=(stop,) if isinstance(stop, str) else tuple(stop),
             logprobs=logprobs,
@@ -250,10 +266,26 @@ def _error(status_code: int, message: str) -> CustomLLMError:
     return CustomLLMError(status_code=status_code, message=message)  # type: ignore[no-untyped-call]
 
 
-def _chat_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def _render(generator: LocalGenerator, messages: Sequence[dict[str, str]]) -> str:
+    """The prompt for ``messages``; a chat the template refuses is a bad request."""
+    try:
+        return render_chat(generator.tokenizer, messages)
+    except Exception as exc:  # jinja2's TemplateError, a tokenizer's ValueError, ...
+        raise _error(
+            400, f"{PROVIDER}: the model's chat template cannot render these messages: {exc}"
+        ) from exc
+
+
+def _chat_messages(messages: object) -> list[dict[str, str]]:
     """OpenAI chat messages as plain ``{"role", "content"}`` dicts; text parts only."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+        raise _error(400, f"{PROVIDER}: 'messages' must be a non-empty list of chat messages")
     chat = []
-    for message in messages:
+    for position, message in enumerate(messages):
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            raise _error(
+                400, f"{PROVIDER}: messages[{position}] must be an object with a 'role' string"
+            )
         content = message.get("content")
         if content is None:
             text = ""
@@ -261,7 +293,7 @@ def _chat_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, str]
             text = content
         else:
             parts = list(content)
-            if any(part.get("type") != "text" for part in parts):
+            if any(not isinstance(part, Mapping) or part.get("type") != "text" for part in parts):
                 raise _error(400, f"{PROVIDER} accepts text message content only")
             text = "".join(str(part.get("text", "")) for part in parts)
         chat.append({"role": str(message.get("role", "user")), "content": text})

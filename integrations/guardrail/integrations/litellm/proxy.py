@@ -63,6 +63,7 @@ from guardrail.runtime import (
     Finish,
     GuardConfig,
     GuardedResult,
+    MarkerKind,
     Step,
     StreamGate,
     StreamingMode,
@@ -79,6 +80,7 @@ from ._chunks import (
     logprob_entries,
     question_of,
     response_text,
+    text_chunk,
 )
 
 __all__ = ["FineCEGuardrail"]
@@ -183,7 +185,10 @@ class FineCEGuardrail(CustomGuardrail):
         if signal is not None and isinstance(step, Finish):  # fallback or reviewed answer
             choice = response.choices[0]
             choice.message.content = step.result.answer
-        if signal is not None or summary["flags"] or summary["review_id"]:
+        upstream = getattr(response, GUARDRAIL_FIELD, None)
+        if not (isinstance(upstream, Mapping) and signal is None and summary["status"] == "ok"):
+            # accepted answers carry it too; an earlier guardrail's record of a replaced
+            # answer is kept over this one's plain "ok" on the replacement
             setattr(response, GUARDRAIL_FIELD, summary)
         return response
 
@@ -192,37 +197,48 @@ class FineCEGuardrail(CustomGuardrail):
         self, user_api_key_dict: Any, response: Any, request_data: dict[Any, Any]
     ) -> AsyncGenerator[ModelResponseStream, None]:
         """``post_call``, streamed: relay and score each chunk; cut with a block frame."""
-        run = _Run(self.answer_config, request_data, self.streaming, self.hold_back_tokens)
+        frames = _StreamFrames()
+        run = _Run(self.answer_config, request_data, self.streaming, self.hold_back_tokens, frames)
         closing: list[Any] = []
         sample: ModelResponseStream | None = None
+        deferred = False  # an earlier guardrail in the chain replaced or cut the answer
         with run.attempt():  # the client going away releases the scoring session
             await asyncio.to_thread(run.watch.start)
             async for chunk in response:
-                if not isinstance(chunk, ModelResponseStream):
+                deferred = deferred or _replaced_upstream(chunk)
+                if deferred or not isinstance(chunk, ModelResponseStream):
                     yield chunk
                     continue
-                sample = sample or chunk
+                sample = frames.like = sample or chunk
                 await asyncio.to_thread(run.feed, chunk)
                 if closing or _closes(chunk):
                     closing.append(chunk)  # released once the outcome checkpoint passed
                     continue
                 for released in run.gate.push(chunk, [run.watch]):
                     yield released
-            await asyncio.to_thread(run.watch.end)
+            if deferred:
+                run.watch.close()  # that guardrail's record and markers stand
+            else:
+                await asyncio.to_thread(run.watch.end)
+        if deferred:
+            run.gate.close(await run.settle(None))
+            return
         signal = run.gate.signal
         if signal is not None:
             await _close(response)
         step = await run.settle(None)
         shown = run.gate.shown
-        held = run.gate.close(step)  # the held chunks when the answer passed, else none
-        summary = {**_summary(step, signal), "shown_chunks": shown}
-        if signal is not None or isinstance(step, Fail):
+        if isinstance(step, Fail):  # an abort without fallback answer, a rejected review
+            run.gate.close(step)
+            summary = {**_summary(step, signal), "shown_chunks": shown}
             yield frame("block", summary, sample, "content_filter")
             return
-        for chunk in held:
+        # the held chunks when the answer passed; for a replaced one a restart marker and the
+        # replacement as text; last the final marker with the call's record (and its summary)
+        for chunk in run.gate.close(step):
             yield chunk
-        if summary["flags"] or summary["review_id"]:
-            yield frame("final", summary, sample)
+        if not closing:
+            closing.append(text_chunk("", sample, "stop"))
         for chunk in closing:
             yield chunk
 
@@ -239,6 +255,7 @@ class _Run:
         data: Mapping[str, Any],
         streaming: StreamingMode | None = None,
         hold_back_tokens: int | None = None,
+        frames: _StreamFrames | None = None,
     ) -> None:
         messages = data.get("messages")
         question = question_of(messages) if isinstance(messages, list) else ""
@@ -253,7 +270,7 @@ class _Run:
             metadata={"source": "litellm-proxy"},
         )
         self.gate: StreamGate[ModelResponseStream] = StreamGate(
-            loop, streaming=streaming, hold_back_tokens=hold_back_tokens
+            loop, frames, streaming=streaming, hold_back_tokens=hold_back_tokens
         )
         self.gate.begin()
         self.watch: AnswerWatch = config.watch(question, context, audit=audit)
@@ -276,6 +293,29 @@ class _Run:
         """Record the attempt; carry out the decision (review included) with the runtime."""
         self.gate.end([self.watch], output)
         return await aresolve_review(self.gate.loop, self.gate.settle())
+
+
+class _StreamFrames:
+    """The gate's markers and replacement text as chunks of the relayed stream (``like``)."""
+
+    def __init__(self) -> None:
+        self.like: ModelResponseStream | None = None
+
+    def marker(
+        self, kind: MarkerKind, payload: Mapping[str, Any], *, failed: bool = False
+    ) -> ModelResponseStream:
+        """A frame ``{"marker": kind, **payload}``."""
+        return frame(kind, payload, self.like)
+
+    def text(self, text: str) -> ModelResponseStream:
+        """A fallback or reviewed answer, as the text of one chunk."""
+        return text_chunk(text, self.like, None)
+
+
+def _replaced_upstream(chunk: object) -> bool:
+    """True for a frame of an earlier guardrail that takes the answer back (restart, block)."""
+    payload = getattr(chunk, GUARDRAIL_FIELD, None)
+    return isinstance(payload, Mapping) and payload.get("marker") in ("restart", "block")
 
 
 def _closes(chunk: ModelResponseStream) -> bool:
@@ -336,6 +376,7 @@ def _summary(step: Step, signal: GuardSignal | None) -> dict[str, Any]:
     elif signal is not None:
         payload = _signal_summary(signal, result)
     if isinstance(result, GuardedResult):
+        payload["summary"] = result.summary()
         payload["status"] = result.status
         payload["final_confidence"] = result.final_confidence
         payload["review_id"] = result.review_id
