@@ -53,6 +53,15 @@ __all__ = [
 TEMPLATE_PLACEHOLDERS = ("question", "answer", "confidence", "least_confident_span")
 """Names a ``self_correct.feedback_template`` may use, as ``{name}`` or ``{name:format}``."""
 
+TEXT_PLACEHOLDERS = ("question", "answer", "least_confident_span")
+"""The placeholders whose values are unbounded text (the others are numbers)."""
+
+MAX_TEXT_FIELDS = 8
+"""Most text placeholders a ``feedback_template`` may hold (the default uses three)."""
+
+MAX_FIELD_CHARS = 100_000
+"""Longest text a placeholder renders; a longer value keeps its start and end (see below)."""
+
 _DEFAULT_FEEDBACK = (
     "Your answer so far may be wrong (estimated confidence {confidence:.2f}). "
     "The least confident part is: {least_confident_span}\n"
@@ -140,6 +149,19 @@ class SelfCorrectAction(ActionModel):
                 f"feedback_template is not a valid template: {exc}",
                 expected="{name} placeholders; literal braces doubled as {{ and }}",
             ) from exc
+        text_fields = [name for name, _ in parsed if name in TEXT_PLACEHOLDERS]
+        if len(text_fields) > MAX_TEXT_FIELDS:
+            counts = ", ".join(
+                f"{{{name}}} {text_fields.count(name)} times"
+                for name in TEXT_PLACEHOLDERS
+                if name in text_fields
+            )
+            raise policy_error(
+                f"feedback_template has {len(text_fields)} text fields ({counts}): each copies "
+                "the whole question, answer or span into the feedback prompt",
+                expected=f"at most {MAX_TEXT_FIELDS} of {{question}}, {{answer}} and "
+                "{least_confident_span} in all",
+            )
         for name, spec in parsed:
             _check_format_spec(name, spec or "")
             if name not in TEMPLATE_PLACEHOLDERS:
@@ -167,14 +189,30 @@ class SelfCorrectAction(ActionModel):
     def render(
         self, *, question: str, answer: str, confidence: float, least_confident_span: str
     ) -> str:
-        """Fill the template for one self-correction round."""
+        """Fill the template for one self-correction round.
+
+        Each text value is cut to :data:`MAX_FIELD_CHARS` (its start and end kept), so the
+        feedback is at most the template, ``MAX_TEXT_FIELDS`` such values and the widths.
+        """
         return self._format(
             self.feedback_template,
-            question=question,
-            answer=answer,
+            question=_elide(question),
+            answer=_elide(answer),
             confidence=confidence,
-            span=least_confident_span,
+            span=_elide(least_confident_span),
         )
+
+
+def _elide(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """``text``, or its start and end around a note of how many characters were left out.
+
+    The result is at most ``limit`` characters plus the note (about 40).
+    """
+    if len(text) <= limit:
+        return text
+    head = limit // 2
+    tail = limit - head
+    return f"{text[:head]}\n[... {len(text) - limit} characters left out ...]\n{text[-tail:]}"
 
 
 MAX_FORMAT_WIDTH = 1000
