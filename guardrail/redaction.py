@@ -49,6 +49,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
+    "LIBRARY_LOGGERS",
+    "OWN_LOGGERS",
     "REDACTED",
     "RedactingFilter",
     "bounded",
@@ -297,13 +299,27 @@ LIBRARY_LOGGERS = (
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "psycopg",
+    "psycopg.pool",
 )
-"""Loggers of the HTTP client libraries: they log request lines with the full URL."""
+"""Loggers of the HTTP and PostgreSQL client libraries (request lines and connection strings)."""
+OWN_LOGGERS = (
+    "guardrail.audit",
+    "guardrail.audit.jsonl",
+    "guardrail.decisions",
+    "guardrail.review",
+    "guardrail.review.webhook",
+    "guardrail.runtime.review",
+    "guardrail.scoring_worker",
+    "guardrail.storage.postgres",
+    "guardrail.telemetry.instruments",
+)
+"""Our loggers that may quote a peer's text (an error from a service, a database, a webhook)."""
 
 _FILTER = RedactingFilter()
 
 
-def install_log_redaction(names: tuple[str, ...] = LIBRARY_LOGGERS) -> None:
+def install_log_redaction(names: tuple[str, ...] = LIBRARY_LOGGERS + OWN_LOGGERS) -> None:
     """Add the redacting filter to the loggers ``names`` (idempotent).
 
     A logger's filters see only the records logged on that logger itself, not those its

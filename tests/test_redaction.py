@@ -294,3 +294,30 @@ def test_httpx_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> Non
         logging.getLogger("httpcore.http11").info("send %s", f"Bearer {SECRET}")
     assert caplog.records
     assert SECRET not in caplog.text
+
+
+def test_cli_errors_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    from guardrail.cli import dispatch
+    from guardrail.errors import ScorerUnavailableError
+
+    def fail(_: object) -> int:
+        raise ScorerUnavailableError(f"POST http://svc:{SECRET}@h/score?token={SECRET} failed")
+
+    import argparse
+
+    assert dispatch(argparse.Namespace(func=fail)) == 1
+    err = capsys.readouterr().err
+    assert "POST http://" in err
+    assert SECRET not in err
+
+
+def test_our_own_loggers_are_redacted_once_installed(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from guardrail.redaction import install_log_redaction
+
+    install_log_redaction()
+    with caplog.at_level(logging.WARNING, logger="guardrail.audit"):
+        logging.getLogger("guardrail.audit").error("lost a record: %s", f"password={SECRET}")
+    assert "lost a record" in caplog.text
+    assert SECRET not in caplog.text

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from guardrail.cli._terminal import terminal_safe
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError, MissingExtraError
+from guardrail.redaction import install_log_redaction, redact_text
 
 __all__ = ["BROKEN_PIPE_STATUS", "build_parser", "dispatch", "main"]
 
@@ -53,7 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
+    """Entry point of the console script; returns the process exit status.
+
+    Log records of the HTTP and database clients and of our own loggers are redacted
+    (:func:`~guardrail.redaction.install_log_redaction`), and so is every error printed.
+    """
+    install_log_redaction()
     return dispatch(build_parser().parse_args(argv))
 
 
@@ -70,10 +76,10 @@ def dispatch(args: argparse.Namespace) -> int:
         _silence_stdout()
         return BROKEN_PIPE_STATUS
     except GuardrailConfigError as exc:
-        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
+        print(terminal_safe(redact_text(f"error: {exc}")), file=sys.stderr)
         return 2
     except (GuardrailRuntimeError, MissingExtraError) as exc:
-        print(terminal_safe(f"error: {exc}"), file=sys.stderr)
+        print(terminal_safe(redact_text(f"error: {exc}")), file=sys.stderr)
         return 1
     return status
 
