@@ -12,6 +12,7 @@ fields of :class:`guardrail.review.ReviewItem` (``question``, ``answer``, ``part
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -137,7 +138,10 @@ class DefaultReviewSink(QueueReviewSink):
     """The project's durable review queue at its default path, opened on first use.
 
     The path is ``$GUARDRAIL_REVIEW_DB`` or the user cache (see
-    :func:`guardrail.review.default_review_db_path`).
+    :func:`guardrail.review.default_review_db_path`). When the variable is not set, opening it
+    logs a WARNING naming the file and how to choose another (``GUARDRAIL_REVIEW_DB``, or
+    ``review=`` / the proxy's ``review_db``): review items never land in the home folder
+    silently.
     """
 
     def __init__(self, *, poll_s: float = 0.5) -> None:
@@ -154,7 +158,16 @@ class DefaultReviewSink(QueueReviewSink):
         with self._lock:
             if self._queue is None:
                 from guardrail.review import ReviewQueue
+                from guardrail.review.store import ENV_REVIEW_DB, default_review_db
 
+                if not os.environ.get(ENV_REVIEW_DB, "").strip():
+                    logger.warning(
+                        "guardrail: human review items go to %s, the default review queue; "
+                        "set %s (a file or a postgresql:// URL) or pass review= to keep them "
+                        "elsewhere, e.g. in the project",
+                        default_review_db(),
+                        ENV_REVIEW_DB,
+                    )
                 self._queue = ReviewQueue()
             return self._queue
 

@@ -249,3 +249,19 @@ def test_a_prompt_over_the_context_window_is_a_bad_request(
     messages = [{"role": "user", "content": "word " * (window * 2)}]
     with pytest.raises(litellm.BadRequestError, match="context window"):
         litellm.completion(model="guardrail-local/tiny", messages=messages, stream=True)
+
+
+def test_the_proxy_can_name_the_shipped_provider_by_module_path(
+    tiny_generator: LocalGenerator,
+) -> None:
+    from litellm.proxy.types_utils.utils import get_instance_fn
+
+    handler = get_instance_fn("guardrail.integrations.litellm.embedded.provider")
+    assert isinstance(handler, LocalModelProvider)
+    assert handler is register_local_provider()  # one provider, however it was reached
+    handler.add_model("tiny-by-path", tiny_generator)
+    litellm.custom_provider_map = [{"provider": PROVIDER, "custom_handler": handler}]
+    response = litellm.completion(
+        model="guardrail-local/tiny-by-path", messages=MESSAGES, **SAMPLED
+    )
+    assert response.choices[0].message.content
