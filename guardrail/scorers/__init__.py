@@ -187,6 +187,7 @@ def scorer_for_settings(settings: ScorerSettings) -> Scorer:
             latency_budget_s=settings.latency_budget_s,
             headers=settings.headers,
             api_key_env=settings.api_key_env,
+            max_input_tokens=settings.max_input_tokens,
         )
     return create_scorer(
         settings.model, device=settings.device, max_input_tokens=settings.max_input_tokens

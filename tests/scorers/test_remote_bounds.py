@@ -88,3 +88,22 @@ def test_a_rewritten_stream_starts_afresh(bounded: tuple[FineCEScorer, PromptTok
     rewritten = "another answer entirely\n" * 3
     assert tokens.ids(QUESTION, rewritten, "s") == scorer.input_ids(QUESTION, rewritten)[0]
     assert tokens.ids("Other?", rewritten, "s") == scorer.input_ids("Other?", rewritten)[0]
+
+
+@pytest.mark.parametrize("engine", ["sglang", "vllm"])
+def test_the_policy_bound_reaches_the_engine_client(
+    engine: str, tiny: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from guardrail.policy import Policy
+    from guardrail.scorers import scorer_for_settings
+
+    _, tokenizer = tiny
+    monkeypatch.setattr("guardrail.scorers.remote.tokens.load_tokenizer", lambda ref: tokenizer)
+    scorer_section = {"url": "http://engine.test:8000", "engine": engine, "max_input_tokens": 1024}
+    policy = Policy.from_dict({"scorer": scorer_section})
+    scorer = scorer_for_settings(policy.scorer)
+    assert isinstance(scorer, RemoteScorer)
+    client = scorer.client
+    assert isinstance(client, SGLangClient | VLLMClient)
+    assert client.tokens.max_input_tokens == 1024
+    scorer.close()

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from guardrail.errors import GuardrailConfigError, ScorerUnavailableError
 from guardrail.redaction import bounded, printable, safe_url
+from guardrail.scorers.prompt import DEFAULT_MAX_INPUT_TOKENS
 from guardrail.scorers.remote.engines import (
     Checkpoint,
     EngineClient,
@@ -58,8 +59,9 @@ class RemoteScorer:
     raw readout (the Ray application applies its own scorer's map). ``latency_budget_s``
     bounds every call end to end. ``headers`` are sent with every call; ``api_key_env`` names
     an environment variable (read now; unset or empty is a configuration error) whose value is
-    sent as ``Authorization: Bearer`` (``guardrail serve --token-env``). ``transport``
-    replaces the network (tests).
+    sent as ``Authorization: Bearer`` (``guardrail serve --token-env``). ``max_input_tokens``
+    bounds the token ids sent to SGLang and vLLM as it bounds the in-process scorer's input
+    (the Ray application bounds its own). ``transport`` replaces the network (tests).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class RemoteScorer:
         connect_timeout_s: float = 2.0,
         headers: Mapping[str, str] | None = None,
         api_key_env: str | None = None,
+        max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise GuardrailConfigError(
@@ -107,6 +110,7 @@ class RemoteScorer:
         self.url = self.http.display_url
         self._name = name or f"{engine}:{model}@{self.url}"
         self._tokens = tokens
+        self.max_input_tokens = max_input_tokens
         # built now (SGLang and vLLM load the tokenizer), not inside a timed checkpoint
         self.client: EngineClient = self._build_client()
 
@@ -115,14 +119,17 @@ class RemoteScorer:
         """Identifier used in events and audit records."""
         return self._name
 
+    def _prompt_tokens(self) -> PromptTokens:
+        return _prompt_tokens(self.model, self.max_input_tokens)
+
     def _build_client(self) -> EngineClient:
         match self.engine:
             case "ray":
                 return RayClient()
             case "sglang":
-                return SGLangClient(self._tokens or _prompt_tokens(self.model), self.adapter)
+                return SGLangClient(self._tokens or self._prompt_tokens(), self.adapter)
             case "vllm":
-                return VLLMClient(self._tokens or _prompt_tokens(self.model), self.adapter)
+                return VLLMClient(self._tokens or self._prompt_tokens(), self.adapter)
             case _:
                 assert_never(self.engine)
 
@@ -243,12 +250,14 @@ def _api_key(variable: str) -> str:
     return value
 
 
-def _prompt_tokens(model: str) -> PromptTokens:
+def _prompt_tokens(model: str, max_input_tokens: int) -> PromptTokens:
     from guardrail.scorers.finece import artifact_calibration
     from guardrail.scorers.remote.tokens import PromptTokens, load_tokenizer
 
     tokenizer = load_tokenizer(model)
-    return PromptTokens.for_tokenizer(tokenizer, calibration=artifact_calibration(model))
+    return PromptTokens.for_tokenizer(
+        tokenizer, calibration=artifact_calibration(model), max_input_tokens=max_input_tokens
+    )
 
 
 def remote_scorer(model: str, **options: Any) -> RemoteScorer:
