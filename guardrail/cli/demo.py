@@ -13,6 +13,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--policy", default="default", help="preset name or policy file")
     parser.add_argument("--scorer", default=None, help="scorer reference (default: the policy's)")
     parser.add_argument("--generator", default="builtin:smollm2-135m-instruct")
+    parser.add_argument(
+        "--fallback-model",
+        default=None,
+        help="escalation target (builtin:gemma3-270m downloads about 240 MB once; default: "
+        "Gemma when converted in the cache, else the generator itself, said so)",
+    )
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
     parser.add_argument("--state-dir", type=Path, default=None, help="review DB and audit log")
@@ -31,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
         generator_ref=args.generator,
         max_tokens=args.max_tokens,
         state_dir=args.state_dir,
+        fallback_ref=args.fallback_model,
     )
     return 0

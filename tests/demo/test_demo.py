@@ -60,3 +60,71 @@ def test_confident_answers_pass_untouched(tmp_path: Path) -> None:
     assert rows[0].status == "ok"
     assert rows[0].actions == ()
     assert "ok" in buffer.getvalue()
+
+
+ESCALATE_POLICY = """
+name: demo-escalate
+checkpoints: {strategies: [{type: paragraph}], min_gap: 0, score_question: false}
+rules:
+  - name: weak
+    when: {stage: process, confidence_below: 0.5}
+    action: {type: escalate, targets: [fallback-model]}
+default_action: continue
+"""
+
+
+def test_the_demo_says_plainly_when_the_fallback_is_the_same_model(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import guardrail.demo.run as demo_run
+
+    monkeypatch.setattr(demo_run, "_converted", lambda ref: False)
+    buffer = io.StringIO()
+    run_demo(
+        questions=[DemoQuestion("What is 2 + 2?", "4")],
+        scorer=ScriptedScorer(lambda question, answer: 0.95),
+        chat_model=fake_model(),
+        state_dir=tmp_path / "state",
+        terminal=Terminal(buffer, color=False),
+    )
+    text = buffer.getvalue()
+    assert "the SAME model (builtin:smollm2-135m-instruct)" in text
+    assert "--fallback-model builtin:gemma3-270m" in text
+
+
+def test_escalation_goes_to_a_different_fallback_and_warnings_become_notes(
+    tmp_path: Path,
+) -> None:
+    import warnings
+
+    from guardrail.testing import FakeStreamingChatModel
+
+    policy = tmp_path / "escalate.yaml"
+    policy.write_text(ESCALATE_POLICY, encoding="utf-8")
+    other = FakeStreamingChatModel(responses=["4.\nAnswer: 4"], when_exhausted="cycle", model="b")
+
+    def confidence(question: str, answer: str) -> float:
+        if answer.startswith("2 + 2"):
+            warnings.warn("the scorer was not trained on this model", UserWarning, stacklevel=1)
+            return 0.2
+        return 0.9
+
+    buffer = io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning that escaped the demo would fail here
+        rows = run_demo(
+            questions=[DemoQuestion("What is 2 + 2?", "4")],
+            policy=str(policy),
+            scorer=ScriptedScorer(confidence),
+            chat_model=fake_model(),
+            fallback_ref="builtin:gemma3-270m",
+            fallback_model=other,
+            state_dir=tmp_path / "state",
+            terminal=Terminal(buffer, color=False),
+        )
+    text = buffer.getvalue()
+    assert "fallback-model: builtin:gemma3-270m, a different model" in text
+    assert rows[0].actions == ("escalate",)
+    assert rows[0].correct
+    assert text.count("note: the scorer was not trained on this model") == 1
+    assert "UserWarning" not in text

@@ -164,7 +164,10 @@ class ChatLocalModel(BaseChatModel):
         options = self._call_options(stop, kwargs)
         model_name = str(options["model"] or self.model_name)
         generator = self.load(model_name)
-        prompt = render_chat(generator.tokenizer, _chat_messages(messages))
+        chat = _chat_messages(messages)
+        # a base model (Gemma 3 270M) is given few-shot text, a chat model its template
+        plain = generator.prompt_format == "plain"
+        prompt = generator.render(chat) if plain else render_chat(generator.tokenizer, chat)
         prompt_tokens = len(generator.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         try:
             room = generator.room(prompt_tokens, options["max_tokens"])
