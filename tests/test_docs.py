@@ -97,7 +97,7 @@ def fakes(
     from guardrail import scorers
     from guardrail.generation import LocalGenerator
     from guardrail.integrations.langchain import chat_model
-    from guardrail.integrations.litellm import register_local_provider
+    from guardrail.integrations.litellm import MODEL_ALIASES, register_local_provider
     from guardrail.testing import FakeStreamingChatModel, ScriptedScorer, ScriptedToolCallingChat
 
     monkeypatch.chdir(tmp_path)
@@ -127,7 +127,7 @@ def fakes(
         monkeypatch.setattr(scorers, "scorer_for_settings", lambda settings: scorer)
 
     yield use
-    provider.add_model("smollm2", "builtin:smollm2-135m-instruct")
+    provider.add_model("smollm2", MODEL_ALIASES["smollm2"])
 
 
 def run_code(path: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -338,6 +338,8 @@ def test_the_proxy_config_names_a_guardrail_the_proxy_can_build(
 
     import yaml
 
+    from guardrail.integrations.litellm import LocalModelProvider
+
     fakes(Case(confident, ()))
     config = yaml.safe_load((SNIPPETS / "litellm_proxy.yaml").read_text())
     (entry,) = config["guardrails"]
@@ -350,6 +352,12 @@ def test_the_proxy_config_names_a_guardrail_the_proxy_can_build(
     )
     assert built.guardrail_name == "finece"
     assert built.config.policy.name == "default"
+    (handler,) = config["litellm_settings"]["custom_provider_map"]
+    module, _, name = handler["custom_handler"].rpartition(".")
+    provider = getattr(importlib.import_module(module), name)
+    assert isinstance(provider, LocalModelProvider)
+    served = {entry["litellm_params"]["model"] for entry in config["model_list"]}
+    assert f"{handler['provider']}/smollm2" in served
 
 
 @pytest.mark.parametrize(
