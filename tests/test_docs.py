@@ -381,3 +381,15 @@ def test_every_public_class_and_function_has_an_api_entry(module: str, page: str
         if inspect.isclass(getattr(public, name)) or inspect.isfunction(getattr(public, name))
     }
     assert names - entries == set(), f"{module} names without an entry in docs/{page}"
+
+
+def test_every_cli_command_is_on_the_command_line_page() -> None:
+    import argparse
+
+    from guardrail.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    page = (DOCS / "reference/cli.md").read_text().split("<!-- commands -->", 1)[1]
+    listed = set(re.findall(r"^\| `guardrail (\w+)` \|", page, re.MULTILINE))
+    assert listed == set(commands.choices), "docs/reference/cli.md and the CLI's commands differ"
