@@ -161,13 +161,34 @@ def bounds(node: Schema) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+SECTIONS = {
+    "ScorerSettings": "#scorersettings",
+    "CheckpointSettings": "#checkpointsettings",
+    "BCISettings": "#bcisettings",
+    "AuditSettings": "#auditsettings",
+    "Backoff": "#backoff-of-retry",
+    "Rule": "#rules",
+    "Condition": "#conditions",
+}
+"""The sections of the page that describe a ``$defs`` model, by name (anchors are checked by
+the strict build)."""
+
+
+def model_link(name: str) -> str:
+    """``name`` as code, linked to its section when the page has one."""
+    anchor = SECTIONS.get(name)
+    return f"[`{name}`]({anchor})" if anchor else f"`{name}`"
+
+
 def accepts(node: Schema) -> str:
     """What a schema node accepts, in words."""
     if (name := ref_name(node)) is not None:
-        return f"a `{name}` mapping"
+        return f"{'an' if name[0] in 'AEIOU' else 'a'} {model_link(name)} mapping"
     if "discriminator" in node:
-        kinds = ", ".join(f"`{kind}`" for kind in node["discriminator"]["mapping"])
-        return f"a mapping chosen by `type` ({kinds})"
+        mapping = node["discriminator"]["mapping"]
+        kinds = ", ".join(f"`{kind}`" for kind in mapping)
+        where = "[actions](#actions)" if "continue" in mapping else "the strategies below"
+        return f"a mapping chosen by `type` ({kinds}; see {where})"
     if "anyOf" in node:
         forms = [accepts(branch) for branch in node["anyOf"] if branch.get("type") != "null"]
         return " or ".join(forms)
@@ -184,6 +205,8 @@ def _typed(node: Schema) -> str:
         items = node["items"]
         if "enum" in items:
             return "a list of " + ", ".join(f"`{value}`" for value in items["enum"])
+        if (name := ref_name(items)) is not None:
+            return f"a list of {model_link(name)} mappings"
         return f"a list of {accepts(items)}"
     if kind == "object":
         values = node.get("additionalProperties")
@@ -202,7 +225,7 @@ def default_of(node: Schema, required: bool) -> str:
     if required:
         return "required"
     if "default" not in node:
-        return "see the section"
+        return "optional"
     value = node["default"]
     if value is None:
         return "not set"
