@@ -241,6 +241,10 @@ def test_the_record_page_lists_every_key_and_status(sample_record: Any) -> None:
     assert set(result.summary()["actions"][0]) == {"type", "rule", "outcome"}
     assert documented("reference/records.md", "audit") == set(AuditRecord.model_fields)
     assert documented("reference/records.md", "audit-kind") == {kind.value for kind in AuditKind}
+    from guardrail.integrations.langchain.tool_calls import ToolCallStatus, ToolCallVerdict
+
+    assert documented("reference/records.md", "tool-call") == set(ToolCallVerdict.__annotations__)
+    assert documented("reference/records.md", "tool-call-status") == set(get_args(ToolCallStatus))
     kinds = {json.loads(line)["kind"] for line in log.read_text().splitlines()}
     assert {"run_start", "checkpoint", "decision", "action", "run_end"} <= kinds
 
