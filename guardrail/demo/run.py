@@ -146,7 +146,10 @@ def run_demo(
 
 @contextmanager
 def _warnings_as_notes(out: Terminal) -> Iterator[None]:
-    """Show each distinct Python warning once, as a ``note:`` line of the transcript."""
+    """Show each distinct Python warning once, as a ``note:`` line of the transcript.
+
+    Deprecation notices of the libraries underneath are left out.
+    """
     seen: set[str] = set()
 
     def note(message: Warning | str, *args: Any, **kwargs: Any) -> None:
@@ -157,6 +160,9 @@ def _warnings_as_notes(out: Terminal) -> Iterator[None]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        # libraries' deprecation notices are for their developers, not for a demo's reader
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("ignore", category)
         warnings.showwarning = note
         yield
 

@@ -210,3 +210,14 @@ def test_policies_without_tool_rules_leave_tool_calls_alone() -> None:
     state = agent.invoke({"messages": [{"role": "user", "content": QUESTION}]})
     assert len(SENT) == 1
     assert "tool_calls" not in record_of(state["messages"][1])
+
+
+async def test_async_agents_hold_and_resume_tool_calls_too() -> None:
+    agent, _ = agent_for([EMAIL, "Done."])
+    SENT.clear()
+    config = {"configurable": {"thread_id": "async"}}
+    paused = await agent.ainvoke({"messages": [{"role": "user", "content": QUESTION}]}, config)
+    assert paused["__interrupt__"][0].value["action_requests"][0]["name"] == "send_email"
+    state = await agent.ainvoke(Command(resume={"decisions": [{"type": "approve"}]}), config)
+    assert len(SENT) == 1
+    assert state["messages"][-1].content == "Done."
