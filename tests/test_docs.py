@@ -76,6 +76,7 @@ CASES: dict[str, Case] = {
         ),
     ),
     "litellm_sdk.py": Case(confident, ("ok 0.9", "[]")),
+    "litellm_provider.py": Case(confident, ("5 alternatives",)),
     "litellm_stream.py": Case(confident, ("status: ok confidence: 0.9",)),
     "policy_check.py": Case(confident, ("weak-billing-answer human_review", "because tags")),
     "errors_catch.py": Case(
