@@ -170,6 +170,9 @@ def test_results_are_attached_to_the_last_chunk_and_the_message() -> None:
     assert summary["outcome"] == "completed"
     message = model.invoke("q", config={"callbacks": [handler([0.8, 0.7, 0.6, 0.5])]})
     assert message.response_metadata[METADATA_KEY]["final_confidence"] == 0.5
+    guard_summary = message.response_metadata[METADATA_KEY]["summary"]  # the one schema
+    assert (guard_summary["status"], guard_summary["final_confidence"]) == ("ok", 0.5)
+    assert (guard_summary["attempts"], guard_summary["actions"]) == (1, [])
 
 
 @pytest.mark.parametrize("where", ["generation_info", "response_metadata"])

@@ -52,7 +52,16 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 
 from guardrail.errors import GuardSignal
 from guardrail.policy import RunContext
-from guardrail.runtime import USE_POLICY, AnswerWatch, GuardConfig, PolicyLike, WatchMode
+from guardrail.runtime import (
+    USE_POLICY,
+    AnswerWatch,
+    GuardConfig,
+    GuardStatus,
+    GuardSummary,
+    PolicyLike,
+    SummaryAction,
+    WatchMode,
+)
 from guardrail.scorers.base import Scorer
 
 from ._text import (
@@ -91,13 +100,45 @@ class RunRecord:
     raised: list[GuardSignal] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """The watch summary plus run ids and outcome (JSON-ready)."""
+        """The watch summary plus run ids, outcome and the :class:`GuardSummary` (JSON-ready)."""
         return {
             **self.watch.summary(),
             "run_id": str(self.run_id),
             "parent_run_id": None if self.parent_run_id is None else str(self.parent_run_id),
             "outcome": self.outcome,
+            "summary": self.guard_summary(),
         }
+
+    def guard_summary(self) -> GuardSummary:
+        """The run as the runtime's one summary schema: the handler judges, never acts.
+
+        ``flagged`` with the flags, ``pending_review`` when a provisional review was asked
+        for (carried out by ``guard()`` or the middleware, not by this handler), else ``ok``.
+        """
+        watch = self.watch
+        actions = [
+            SummaryAction(type="flag", rule=flag.get("rule"), outcome="flagged")
+            for flag in watch.flags
+        ]
+        status: GuardStatus = "flagged" if actions else "ok"
+        if watch.pending_review is not None:
+            status = "pending_review"
+            actions.append(
+                SummaryAction(
+                    type="human_review",
+                    rule=watch.pending_review.rule,
+                    outcome="review requested (the callback handler only reports it)",
+                )
+            )
+        return GuardSummary(
+            status=status,
+            final_confidence=watch.final_confidence,
+            attempts=1,
+            actions=actions,
+            review_id=None,
+            run_id=str(self.run_id),
+            policy=watch.engine.policy.name,
+        )
 
 
 class GuardrailCallbackHandler(BaseCallbackHandler):
