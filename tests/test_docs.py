@@ -398,3 +398,20 @@ def test_every_cli_command_is_on_the_command_line_page() -> None:
     page = (DOCS / "reference/cli.md").read_text().split("<!-- commands -->", 1)[1]
     listed = set(re.findall(r"^\| `guardrail (\w+)` \|", page, re.MULTILINE))
     assert listed == set(commands.choices), "docs/reference/cli.md and the CLI's commands differ"
+
+
+def test_every_extra_the_docs_name_exists() -> None:
+    import tomllib
+
+    extras = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    pages = [ROOT / "README.md", *DOCS.rglob("*.md")]
+    named = {
+        (page.relative_to(ROOT).as_posix(), extra)
+        for page in pages
+        for group in re.findall(r"finece-guardrail\[([\w,-]+)\]", page.read_text())
+        for extra in group.split(",")
+    }
+    unknown = sorted((page, extra) for page, extra in named if extra not in extras)
+    assert not unknown, f"extras not in pyproject.toml: {unknown}"
