@@ -410,7 +410,7 @@ def test_every_extra_the_docs_name_exists() -> None:
     named = {
         (page.relative_to(ROOT).as_posix(), extra)
         for page in pages
-        for group in re.findall(r"finece-guardrail\[([\w,-]+)\]", page.read_text())
+        for group in re.findall(r"finece-guardrail\[([a-z][\w,-]*)\]", page.read_text())
         for extra in group.split(",")
     }
     unknown = sorted((page, extra) for page, extra in named if extra not in extras)
