@@ -277,7 +277,8 @@ class RedactingFilter(logging.Filter):
     """A logging filter that rewrites each record's message with :func:`redact_text`.
 
     The message is formatted once (``record.getMessage()``), redacted and stored with no
-    arguments left, so no handler can format the original values again.
+    arguments left, so no handler can format the original values again; a traceback is
+    formatted and redacted too (handlers reuse ``record.exc_text``).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -288,6 +289,10 @@ class RedactingFilter(logging.Filter):
             message = f"{record.msg} {record.args!r}"
         record.msg = redact_text(message)
         record.args = None
+        if record.exc_info and not record.exc_text:  # handlers reuse the cached text
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
         return True
 
 

@@ -319,5 +319,10 @@ def test_our_own_loggers_are_redacted_once_installed(caplog: pytest.LogCaptureFi
     install_log_redaction()
     with caplog.at_level(logging.WARNING, logger="guardrail.audit"):
         logging.getLogger("guardrail.audit").error("lost a record: %s", f"password={SECRET}")
+        try:
+            raise ConnectionError(f"postgresql://me:{SECRET}@db/app")
+        except ConnectionError:
+            logging.getLogger("guardrail.audit").exception("write failed")
     assert "lost a record" in caplog.text
+    assert "ConnectionError" in caplog.text
     assert SECRET not in caplog.text

@@ -156,7 +156,9 @@ class HttpTransport:
                     if options["transport"] is None:
                         from guardrail.scorers.remote.deadline import deadline_transport
 
-                        options["transport"] = deadline_transport(limits=options["limits"])
+                        options["transport"] = deadline_transport(
+                            limits=options["limits"], proxy=_environment_proxy(self.base_url)
+                        )
                     self._client = self._httpx.Client(**options)
         return self._client
 
@@ -316,6 +318,21 @@ class HttpTransport:
             return float(max(0.0, min(backoff, deadline - self._clock())))
 
         return wait
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``...), if any.
+
+    httpx reads these itself only when it builds its own transport; ours keeps them.
+    """
+    import urllib.request
+
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 def _split_credentials(url: str) -> tuple[str, str | None, list[str]]:

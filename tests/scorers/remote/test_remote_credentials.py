@@ -178,3 +178,15 @@ def test_exception_events_of_telemetry_are_redacted() -> None:
     assert any(e.name == "exception" for e in events)
     for event in events:
         assert not leaks(str(dict(event.attributes or {})))
+
+
+def test_an_environment_proxy_is_still_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    from guardrail.scorers.remote.transport import _environment_proxy
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "scorer.local")
+    assert _environment_proxy("http://scorer.example:8000/x") == "http://proxy.internal:3128"
+    assert _environment_proxy("http://scorer.local:8000/x") is None
+    scorer = RemoteScorer("http://scorer.example:8000", "ray")
+    assert scorer.http.client is not None  # the deadline transport builds with the proxy
+    scorer.close()
