@@ -222,11 +222,12 @@ def _run(
     for noisy in ("langchain_core.callbacks.manager", "guardrail.decisions"):
         logging.getLogger(noisy).setLevel(logging.ERROR)  # the demo shows these itself
     out.write(f"policy {rules.name!r}; scorer {scorer.name}; generator {generator_ref}\n")
-    target, said = _fallback_for(generator_ref, fallback_ref)
+    copied = chat_model is not None and fallback_model is None  # the fallback copies chat_model
+    target, said = _fallback_for(generator_ref, generator_ref if copied else fallback_ref)
     out.write(said + "\n")
     model = chat_model or ChatLocalModel(model=generator_ref, max_tokens=max_tokens, top_logprobs=5)
     careful = fallback_model or ChatLocalModel(model=target, max_tokens=max_tokens, top_logprobs=5)
-    if chat_model is not None and fallback_model is None:
+    if copied:
         careful = chat_model.model_copy()
     chain_prompt = ChatPromptTemplate.from_messages(
         [("system", SYSTEM_PROMPT), ("human", "{question}")]

@@ -49,3 +49,20 @@ def test_ls_model_name_follows_a_per_call_model(tiny_generator: LocalGenerator) 
 def test_an_unknown_call_option_names_the_supported_ones(tiny_generator: LocalGenerator) -> None:
     with pytest.raises(TypeError, match="model"):
         ChatLocalModel(generator=tiny_generator).invoke("hi", colour="red")
+
+
+def test_a_base_model_gets_few_shot_text_and_stops_before_the_next_question(
+    tiny: tuple[Any, Any],
+) -> None:
+    seen: dict[str, Any] = {}
+
+    class Plain(LocalGenerator):
+        def stream(self, messages: Any, **options: Any) -> Any:
+            seen.update(prompt=messages, **options)
+            return iter(())
+
+    model, tokenizer = tiny
+    generator = Plain(model, tokenizer, name="base", prompt_format="plain")
+    ChatLocalModel(generator=generator, max_tokens=4).invoke("What is 3 + 5?")
+    assert "Question: What is 3 + 5?" in seen["prompt"]
+    assert "\nQuestion:" in seen["stop"]

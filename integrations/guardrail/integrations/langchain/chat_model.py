@@ -29,7 +29,7 @@ from contextlib import aclosing
 from typing import Any
 
 from guardrail._optional import require
-from guardrail.generation import LocalGenerator, PromptTooLongError, render_chat
+from guardrail.generation import PLAIN_QUESTION, LocalGenerator, PromptTooLongError, render_chat
 from guardrail.streamtools import TextPiece, TextRelease, iterate_in_thread
 
 try:
@@ -165,9 +165,12 @@ class ChatLocalModel(BaseChatModel):
         model_name = str(options["model"] or self.model_name)
         generator = self.load(model_name)
         chat = _chat_messages(messages)
-        # a base model (Gemma 3 270M) is given few-shot text, a chat model its template
+        # a base model (Gemma 3 270M) is given few-shot text, and stops before it writes the
+        # next "Question:" of the pattern; a chat model gets its template
         plain = generator.prompt_format == "plain"
         prompt = generator.render(chat) if plain else render_chat(generator.tokenizer, chat)
+        if plain:
+            options["stop"] = (*options["stop"], f"\n{PLAIN_QUESTION}")
         prompt_tokens = len(generator.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         try:
             room = generator.room(prompt_tokens, options["max_tokens"])
