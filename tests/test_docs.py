@@ -266,6 +266,19 @@ def test_every_error_imports_from_where_the_page_says() -> None:
         assert issubclass(error, GuardrailError), f"{module}.{name} is not a GuardrailError"
 
 
+def test_the_framework_errors_the_page_names_exist() -> None:
+    import importlib
+
+    page = (DOCS / "reference/errors.md").read_text().split("<!-- other errors -->", 1)[1]
+    table = page.strip().split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([\w.]+)\.(\w+)` \|", table, re.MULTILINE)
+    assert len(rows) == len(table.splitlines()) - 2, "a row of the table was not read"
+    for module, name in rows:
+        error = getattr(importlib.import_module(module), name, None)
+        assert isinstance(error, type), f"{module}.{name} does not exist"
+        assert issubclass(error, Exception), f"{module}.{name} is not an exception"
+
+
 def test_every_error_class_of_the_guard_is_on_the_page() -> None:
     import importlib
 
