@@ -34,6 +34,12 @@ class GuardrailDocs(griffe.Extension):
         module = loader._load_module("integrations", INTEGRATIONS / "__init__.py", parent=pkg)
         pkg.set_member("integrations", module)
 
+    def on_package_loaded(
+        self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any
+    ) -> None:
+        """The same, under the event's name in griffe releases before ``on_package``."""
+        self.on_package(pkg=pkg, loader=loader)
+
     def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         """Render the roles of ``obj``'s docstring as code spans."""
         if obj.docstring is not None:
