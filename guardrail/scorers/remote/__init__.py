@@ -61,7 +61,9 @@ class RemoteScorer:
     an environment variable (read now; unset or empty is a configuration error) whose value is
     sent as ``Authorization: Bearer`` (``guardrail serve --token-env``). ``max_input_tokens``
     bounds the token ids sent to SGLang and vLLM as it bounds the in-process scorer's input
-    (the Ray application bounds its own). ``transport`` replaces the network (tests).
+    (the Ray application bounds its own). ``score_batch`` sends at most ``max_batch_items``
+    checkpoints per call (``guardrail serve --max-items``). ``transport`` replaces the
+    network (tests).
     """
 
     def __init__(
@@ -81,6 +83,7 @@ class RemoteScorer:
         headers: Mapping[str, str] | None = None,
         api_key_env: str | None = None,
         max_input_tokens: int = DEFAULT_MAX_INPUT_TOKENS,
+        max_batch_items: int = 256,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise GuardrailConfigError(
@@ -92,6 +95,9 @@ class RemoteScorer:
             )
         if not latency_budget_s > 0:
             raise GuardrailConfigError(f"latency_budget_s must be > 0, got {latency_budget_s}")
+        if max_batch_items < 1:
+            raise GuardrailConfigError(f"max_batch_items must be >= 1, got {max_batch_items}")
+        self.max_batch_items = max_batch_items
         self.engine: Engine = engine
         self.adapter = adapter
         self.model = model
@@ -139,16 +145,20 @@ class RemoteScorer:
         return self.score_batch([(question, answer)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        """Score many pairs in one call; same results as one by one.
+        """Score many pairs, ``max_batch_items`` per call; same results as one by one.
 
         Every value is a number in [0, 1]; anything else the service answers is a
-        :class:`RemoteScorerError`.
+        :class:`RemoteScorerError`. Each call has the latency budget.
         """
         if not pairs:
             return []
         items = [Checkpoint(q, a) for q, a in pairs]
-        with self._call(None):
-            return self.client.confidences(self.http, items, self.latency_budget_s)
+        values: list[float] = []
+        for start in range(0, len(items), self.max_batch_items):  # a service bounds a request
+            with self._call(None):
+                chunk = items[start : start + self.max_batch_items]
+                values += self.client.confidences(self.http, chunk, self.latency_budget_s)
+        return values
 
     def score_checkpoint(self, item: Checkpoint, budget_s: float | None = None) -> float:
         """One checkpoint of a stream (its id routes it to the replica that has its cache).

@@ -172,3 +172,12 @@ def test_a_transient_failure_is_retried_within_the_budget(service: HostileScorer
     assert scorer.score("q", "a") == 0.5
     assert len(service.requests) == 2
     scorer.close()
+
+
+@pytest.mark.parametrize("service", [[Reply.values(0.5)]], indirect=True)
+def test_a_large_batch_goes_in_calls_the_service_accepts(service: HostileScorerService) -> None:
+    scorer = remote(service, latency_budget_s=5.0, max_batch_items=4)
+    assert scorer.score_batch([("q", str(n)) for n in range(10)]) == [0.5] * 10
+    sizes = [len(json.loads(r.body)["items"]) for r in service.requests]
+    assert sizes == [4, 4, 2]
+    scorer.close()
