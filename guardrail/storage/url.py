@@ -36,6 +36,7 @@ _SQLITE_PREFIX = "sqlite:///"
 _MASK = "***"
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _PORT_RANGE = range(1, 65536)
+_MISSING_SLASHES = re.compile(r"(?i)^(postgresql|postgres|sqlite):(?!//)")
 
 # Values libpq checks only when it connects (a pool would retry them until it times out).
 _CHOICES = {
@@ -105,14 +106,32 @@ def parse_database_url(target: str | os.PathLike[str], *, what: str) -> Database
         rest = unquote(text[len(_SQLITE_PREFIX) :])
         if not rest:
             raise GuardrailConfigError(f"{what} URL {text!r} names no file (sqlite:///PATH)")
-        return DatabaseURL("sqlite", path=Path(rest).expanduser())
+        return DatabaseURL("sqlite", path=_expand(rest, what))
     scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme.lower() == "sqlite":
+        raise GuardrailConfigError(
+            f"{what} {text!r}: an SQLite URL is sqlite:///PATH (three slashes, four for an "
+            "absolute path)"
+        )
     if scheme:
         raise GuardrailConfigError(
             f"{what} {redact_url(text)!r}: unknown scheme {scheme!r} "
             "(use a file path, sqlite:///PATH or postgresql://...)"
         )
-    return DatabaseURL("sqlite", path=Path(text).expanduser())
+    misspelt = _MISSING_SLASHES.match(text)
+    if misspelt:
+        scheme = misspelt.group(1)
+        raise GuardrailConfigError(  # the rest is not shown: it may hold a password
+            f"{what}: a URL needs '://' after {scheme!r} ({scheme.lower()}://...)"
+        )
+    return DatabaseURL("sqlite", path=_expand(text, what))
+
+
+def _expand(text: str, what: str) -> Path:
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # "~user" of no such user, or no home directory
+        raise GuardrailConfigError(f"{what} {text!r}: cannot expand '~' ({exc})") from None
 
 
 def check_postgres_url(url: str, *, what: str) -> None:

@@ -82,6 +82,10 @@ def test_a_password_never_shows(password: str) -> None:
         ("postgresql://h/db?sslmode", "query parameter 'sslmode' has no name=value"),
         ("postgresql://[::1/db", "cannot be parsed"),
         ("mysql://u:pw@h/db", "unknown scheme 'mysql'"),
+        ("postgresql+psycopg://u:pw@h/db", "unknown scheme 'postgresql+psycopg'"),
+        ("postgresql:/h/db", "a URL needs '://' after 'postgresql'"),
+        ("postgres:u:pw@h/db", "a URL needs '://' after 'postgres'"),
+        ("sqlite://review.db", "an SQLite URL is sqlite:///PATH"),
     ],
 )
 def test_malformed_postgres_urls_name_the_wrong_part(url: str, wrong: str) -> None:
