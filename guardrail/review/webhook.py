@@ -28,18 +28,15 @@ pushed to it, and its replies are read under the attempt's deadline.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import hmac
 import http.client
 import json
 import logging
 import os
-import queue
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +54,7 @@ from tenacity import (
 
 from guardrail import __version__
 from guardrail.errors import GuardrailConfigError
+from guardrail.review._background import BackgroundWorker
 from guardrail.review._http import Endpoint, post
 from guardrail.review.errors import WebhookDeliveryError
 from guardrail.review.models import ReviewItem
@@ -124,24 +122,14 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
-_STOP = object()
-
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20
 """The largest notification body a sink sends: room for an item whose answer and edited answer
 are both at :data:`~guardrail.review.models.MAX_ANSWER_CHARS`."""
 DEFAULT_MAX_PENDING = 10_000
 """How many notifications wait for the background worker before new ones are dead-lettered."""
-_IDLE_S = 30.0  # a worker with nothing to do for this long ends (the next notify starts one)
-EXIT_FLUSH_S = 10.0
-"""How long the interpreter's exit waits for each open sink's pending deliveries."""
 
-_OPEN_SINKS: weakref.WeakSet[WebhookSink] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_sinks() -> None:
-    for sink in list(_OPEN_SINKS):
-        sink.close(timeout_s=EXIT_FLUSH_S)
+Job = tuple[dict[str, Any], str, str]
+"""A background delivery: the payload, its event and its delivery id."""
 
 
 class _BodyTooLarge(ValueError):
@@ -218,9 +206,9 @@ class WebhookSink:
         self._dead_letter_lock = threading.Lock()
         self._background = background
         self._max_body_bytes = max_body_bytes
-        self._pending: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
-        self._worker: threading.Thread | None = None
-        self._worker_lock = threading.Lock()
+        self._worker: BackgroundWorker[Job] = BackgroundWorker(
+            self._deliver, self._give_up_job, max_pending=max_pending, name="guardrail-webhook"
+        )
 
     def __repr__(self) -> str:
         dead_letter = None if self._dead_letter_path is None else str(self._dead_letter_path)
@@ -247,25 +235,11 @@ class WebhookSink:
         if not self._background:
             self.send(payload, event=event, delivery_id=delivery_id)
             return
-        try:
-            self._pending.put_nowait((payload, event, delivery_id))
-        except queue.Full:
-            error = OverflowError(
-                f"not sent: the background queue is full ({self._pending.maxsize:,} waiting)"
-            )
-            self._give_up_quietly(payload, event, delivery_id, 0, error)
-        self._start_worker()  # after the put: a worker that just went idle sees the job
+        self._worker.submit((payload, event, delivery_id))
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until background deliveries are done; ``False`` if ``timeout_s`` ran out."""
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        with self._pending.all_tasks_done:
-            while self._pending.unfinished_tasks:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return False
-                self._pending.all_tasks_done.wait(remaining)
-        return True
+        return self._worker.flush(timeout_s)
 
     def close(self, timeout_s: float | None = 30.0) -> None:
         """Deliver what is pending (up to ``timeout_s``), then stop the background worker.
@@ -274,78 +248,24 @@ class WebhookSink:
         without a dead-letter file), never silently dropped. Idempotent; a later
         :meth:`notify` starts a new worker.
         """
-        with self._worker_lock:
-            worker, self._worker = self._worker, None
-        _OPEN_SINKS.discard(self)
-        if worker is None:
-            return
-        if not self.flush(timeout_s):
-            self._drain("not sent: the sink closed before its turn")
-        if worker.is_alive():
-            self._pending.put((_STOP, worker))  # only that worker stops (it may have gone idle)
-            worker.join(timeout_s)
+        self._worker.close(timeout_s)
 
-    def _drain(self, reason: str) -> None:
-        while True:
-            try:
-                job = self._pending.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                if job[0] is not _STOP:
-                    payload, event, delivery_id = job
-                    self._give_up_quietly(payload, event, delivery_id, 0, RuntimeError(reason))
-            finally:
-                self._pending.task_done()
-
-    def _start_worker(self) -> None:
-        with self._worker_lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._deliver_pending, name="guardrail-webhook", daemon=True
-                )
-                self._worker.start()
-                _OPEN_SINKS.add(self)
-
-    def _deliver_pending(self) -> None:
-        while True:
-            try:
-                job = self._pending.get(timeout=_IDLE_S)
-            except queue.Empty:
-                with self._worker_lock:  # notify() starts a new worker after its put
-                    if self._pending.empty():
-                        if self._worker is threading.current_thread():
-                            self._worker = None
-                        return
-                continue
-            try:
-                if job[0] is _STOP:
-                    if job[1] is threading.current_thread():
-                        return
-                    continue  # meant for a worker that went idle before it arrived
-                payload, event, delivery_id = job
-                try:
-                    self.send(payload, event=event, delivery_id=delivery_id)
-                except Exception as exc:  # no caller to raise to: the error is logged
-                    logger.error(
-                        "webhook %s: background delivery %s lost: %s",
-                        _safe_url(self._url),
-                        delivery_id,
-                        self._endpoint.scrub(str(exc)),
-                    )
-            finally:
-                self._pending.task_done()
-
-    def _give_up_quietly(
-        self,
-        payload: Mapping[str, Any],
-        event: str,
-        delivery_id: str,
-        attempts: int,
-        exc: Exception,
-    ) -> None:
+    def _deliver(self, job: Job) -> None:
+        payload, event, delivery_id = job
         try:
-            self._give_up(payload, event, delivery_id, attempts, exc)
+            self.send(payload, event=event, delivery_id=delivery_id)
+        except Exception as exc:  # no caller to raise to: the error is logged
+            logger.error(
+                "webhook %s: background delivery %s lost: %s",
+                _safe_url(self._url),
+                delivery_id,
+                self._endpoint.scrub(str(exc)),
+            )
+
+    def _give_up_job(self, job: Job, exc: Exception) -> None:
+        payload, event, delivery_id = job
+        try:
+            self._give_up(payload, event, delivery_id, 0, exc)
         except WebhookDeliveryError as error:
             logger.error("webhook %s: %s", _safe_url(self._url), error)
 
