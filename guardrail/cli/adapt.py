@@ -45,6 +45,7 @@ def _settings(args: argparse.Namespace) -> Any:
         agreement_k=args.agreement_k,
         finetune_steps=args.finetune_steps,
         device=args.device,
+        n_bootstrap=args.bootstrap,
     )
 
 
@@ -147,6 +148,9 @@ def register(sub: Any) -> None:
         type=int,
         default=40,
         help="steps of the warm-start fine-tune (0: skip it; skipped when the budget is short)",
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=1000, help="resamples of the test intervals"
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -141,7 +141,8 @@ def one_size(
     split = split_questions(kept, seed, with_test=False)
     fit = [r for r in mine if r.question in split.fit]
     dev = [r for r in mine if r.question in split.dev]
-    result = compare(fit, dev, test, seed=seed)
+    # intervals and noise floors for the first draw only; the redraws give the AUROC's spread
+    result = compare(fit, dev, test, seed=seed, n_bootstrap=1000 if seed == 0 else 0)
     chosen = result.test[result.choice]
     return {
         "questions": len(kept),

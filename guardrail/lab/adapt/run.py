@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guardrail.errors import GuardrailConfigError
+from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError
 from guardrail.lab.adapt.build import (
     AdaptModels,
     build_labels,
@@ -246,9 +246,13 @@ def adapt(
     settings: AdaptSettings,
     models: AdaptModels | None = None,
     *,
-    load: Callable[[AdaptSettings], AdaptModels] = load_models,
+    load: Callable[[AdaptSettings], AdaptModels] | None = None,
 ) -> AdaptResult:
-    """Run ``guardrail adapt`` (module documentation); ``models`` skips loading (tests)."""
+    """Run ``guardrail adapt`` (module documentation).
+
+    ``models`` are used as given; else ``load`` (default :func:`load_models`) loads them once
+    the input is checked.
+    """
     start = time.monotonic()
     budget = None if settings.budget_minutes is None else settings.budget_minutes * 60.0
     deadline = (lambda share: None) if budget is None else (lambda share: start + share * budget)
@@ -256,7 +260,7 @@ def adapt(
     _say(prepared.split.describe() + " (test >= a quarter of the questions, held out)")
     if prepared.review_note:
         _say(prepared.review_note)
-    models = models or load(settings)
+    models = models or (load or load_models)(settings)
     work = settings.out / "work"
     work.mkdir(parents=True, exist_ok=True)
     config = BuildConfig(
@@ -329,6 +333,15 @@ def adapt(
             for name, part in by_part.items()
         )
     )
+    missing = [
+        name for name in ("fit", "dev") if not any(r.stage == "outcome" for r in by_part[name])
+    ]
+    if missing:
+        raise GuardrailRuntimeError(
+            f"no fit or dev labels to compare candidates on (none in {' and '.join(missing)}): "
+            f"labels were built for {progress.done} of {progress.total} questions; "
+            "raise --budget-minutes (re-running the same command resumes the labels)"
+        )
     comparison = compare(
         by_part["fit"],
         by_part["dev"],
@@ -339,8 +352,7 @@ def adapt(
         seed=settings.seed,
     )
     if finetuned is None:
-        comparison.skipped.setdefault("finetune", why)
-        comparison.skipped.setdefault("finetune-hybrid", why)
+        comparison.skipped["finetune"] = comparison.skipped["finetune-hybrid"] = why
     seconds["total"] = time.monotonic() - start
     info = {
         "task": settings.task,
