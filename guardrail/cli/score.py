@@ -3,7 +3,10 @@
 The answer comes from ``--answer``, ``--answer-file PATH`` or standard input
 (``--answer-file -``). Line ends are scored at most ``--max-checkpoints`` times (spread evenly
 over the answer), on one incremental session whose input the scorer bounds to
-``--max-input-tokens``: a long answer costs a bounded number of bounded forward passes.
+``--max-input-tokens``: a long answer costs a bounded number of bounded forward passes, and a
+checkpoint tokenizes the text since the previous one (within the scorer's character window,
+:mod:`~guardrail.scorers.answer_tokens`), never the answer so far. On a CPU the floor is one
+forward pass of up to ``--max-input-tokens`` tokens per checkpoint whose window moved.
 """
 
 from __future__ import annotations
