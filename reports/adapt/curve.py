@@ -210,31 +210,73 @@ def _ci(f: dict[str, Any]) -> str:
     return f"{value:.3f} [{lo:.2f}, {hi:.2f}]"
 
 
+def _free_brier(entry: dict[str, Any]) -> tuple[float, str]:
+    """The best free signal's Brier score: its calibrated candidate's, else the raw signal's."""
+    free = entry["best_free"]
+    calibrated = entry["candidates"].get(f"logprob:{free.get('signal')}", {}).get("test", {})
+    if "brier" in calibrated:
+        return calibrated["brier"], ""
+    return free.get("brier", math.nan), " (raw)"
+
+
+def _row(curve: dict[str, Any], entry: dict[str, Any]) -> str:
+    chosen, free = entry["chosen"], entry["best_free"]
+    brier_free, raw = _free_brier(entry)
+    floor = chosen.get("ece_noise_floor")
+    ece = f"{chosen['ece']:.3f}" + (f" ({floor:.3f})" if floor is not None else "")
+    rep = entry["repeats"]
+    margin = chosen["auroc"] - free["auroc"]
+    return (
+        f"| {curve['family']} | {entry['questions']} ({entry['fit_answers']}) | "
+        f"{entry['choice']} | {_ci(chosen)} | {_ci(free)} {free.get('signal')} | {margin:+.3f} "
+        f"({rep['margin_mean']:+.3f}, n={rep['n']}) | {chosen['brier']:.3f} / "
+        f"{brier_free:.3f}{raw} | {chosen['confidence_gap']:+.3f} | {ece} |"
+    )
+
+
+def _aims(curve: dict[str, Any]) -> str:
+    """The issue's aims on the family's largest size: reached (yes) or not (no)."""
+    entry = curve["sizes"][-1]
+    chosen, free = entry["chosen"], entry["best_free"]
+    margin = chosen["auroc"] - free["auroc"]
+    brier_free, _ = _free_brier(entry)
+    within = chosen.get("ece_within_noise")
+
+    def mark(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("yes" if ok else "no")
+
+    return (
+        f"| {curve['family']} | {entry['questions']} | {mark(margin >= 0)} ({margin:+.3f}) | "
+        f"{mark(margin >= 0.05)} | {mark(chosen['brier'] <= brier_free)} | "
+        f"{mark(abs(chosen['confidence_gap']) <= 0.03)} ({chosen['confidence_gap']:+.3f}) | "
+        f"{mark(within)} |"
+    )
+
+
 def markdown(curves: list[dict[str, Any]]) -> str:
-    """The table of every family and size."""
+    """The table of every family and size, then the aims on the largest size."""
     lines = [
-        "| family | questions adapted on (fit answers) | chosen | held-out AUROC, adapted | "
-        "best free signal, same answers | margin (mean over repeats) | Brier adapted / free "
-        "(calibrated) | gap | ECE (noise floor) |",
+        "| family | questions adapted on (fit answers) | chosen on dev | held-out AUROC, "
+        "adapted [95% CI] | best free signal, same answers | margin (mean over redraws) | "
+        "Brier adapted / best free calibrated | mean conf. - accuracy | ECE (noise floor) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for curve in curves:
-        for entry in curve["sizes"]:
-            chosen, free = entry["chosen"], entry["best_free"]
-            cal_free = entry["candidates"].get(f"logprob:{free.get('signal')}", {}).get("test", {})
-            brier_free = cal_free.get("brier", free.get("brier", math.nan))  # raw if no candidate
-            floor = chosen.get("ece_noise_floor")
-            ece = f"{chosen['ece']:.3f}" + (f" ({floor:.3f})" if floor is not None else "")
-            rep = entry["repeats"]
-            margin = chosen["auroc"] - free["auroc"]
-            lines.append(
-                f"| {curve['family']} ({curve['heldout_answers']} held-out, "
-                f"{curve['heldout_right']} right) | {entry['questions']} "
-                f"({entry['fit_answers']}) | {entry['choice']} | {_ci(chosen)} | "
-                f"{_ci(free)} {free.get('signal')} | {margin:+.3f} "
-                f"({rep['margin_mean']:+.3f}, n={rep['n']}) | {chosen['brier']:.3f} / "
-                f"{brier_free:.3f} | {chosen['confidence_gap']:+.3f} | {ece} |"
-            )
+    lines += [_row(curve, entry) for curve in curves for entry in curve["sizes"]]
+    lines += [
+        "",
+        "Held-out answers per family: "
+        + "; ".join(
+            f"{c['family']} {c['heldout_answers']} ({c['heldout_right']} right)" for c in curves
+        )
+        + ".",
+        "",
+        "Aims of issue 23 on all labelled questions of each family (reached: yes / no):",
+        "",
+        "| family | questions | AUROC >= best free signal | >= +0.05 | Brier <= free's | "
+        "mean conf. within 0.03 of accuracy | ECE within its noise |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [_aims(curve) for curve in curves]
     return "\n".join(lines) + "\n"
 
 
