@@ -103,7 +103,7 @@ class ValueHeadScorer:
         rows = [
             truncate_answer(
                 self.prompt.question_ids(q),
-                self.prompt.answer_ids(a),
+                self.prompt.answer_window_ids(a, self.max_length).ids,  # only its last chars
                 self.prompt.tail_ids,
                 self.max_length,
             )
@@ -126,16 +126,18 @@ class _RecomputeSession:
     def __init__(self, scorer: ValueHeadScorer, question: str) -> None:
         self._scorer = scorer
         self._question = question
-        self._answer = ""
+        self._parts: list[str] = []
 
     def append(self, text: str) -> None:
-        self._answer += text
+        self._parts.append(text)
 
     def score(self) -> float:
-        return self._scorer.score(self._question, self._answer)
+        if len(self._parts) > 1:
+            self._parts[:] = ["".join(self._parts)]
+        return self._scorer.score(self._question, self._parts[0] if self._parts else "")
 
     def entropy(self) -> float | None:
         return None
 
     def close(self) -> None:
-        self._answer = ""
+        self._parts.clear()

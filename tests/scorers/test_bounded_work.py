@@ -118,3 +118,20 @@ def test_stream_past_the_character_window_matches_one_estimate(tiny: Any) -> Non
             assert session.truncated_tokens == scorer.input_ids(QUESTION, answer)[1]
     assert len(answer) > 2 * CHARS_PER_TOKEN_CAP * 64
     session.close()
+
+
+def test_value_head_estimates_tokenize_a_bounded_tail(tiny: Any) -> None:
+    import torch
+
+    from guardrail.scorers.value_head import ValueHeadScorer
+
+    model, tokenizer = tiny
+    calls: list[int] = []
+    head = torch.nn.Linear(model.config.hidden_size, 1)
+    scorer = ValueHeadScorer(model, _Counting(tokenizer, calls), head, max_length=700)
+    session = scorer.open_session(QUESTION)
+    for _ in range(3):
+        session.append(LINE * 10_000)  # 340 kB a checkpoint
+        assert 0.0 <= session.score() <= 1.0
+    assert max(calls) <= CHARS_PER_TOKEN_CAP * 700  # the question, and no whole answer
+    session.close()
