@@ -13,14 +13,11 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from guardrail.lab.adapt.rows import Row
+from guardrail.lab.adapt.settings import AdaptSettings
 from guardrail.lab.adapt.split import Split
 from guardrail.lab.data import read_records
-
-if TYPE_CHECKING:
-    from guardrail.lab.adapt.run import AdaptSettings
 
 __all__ = ["FINETUNE_DIR", "SECONDS_PER_ROW", "SECONDS_PER_STEP", "finetune", "finetune_seconds"]
 

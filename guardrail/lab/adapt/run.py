@@ -35,6 +35,7 @@ from guardrail.lab.adapt.compare import Comparison, compare
 from guardrail.lab.adapt.finetune import FINETUNE_DIR, finetune, finetune_seconds
 from guardrail.lab.adapt.output import write_adapt_dir
 from guardrail.lab.adapt.rows import Row
+from guardrail.lab.adapt.settings import AdaptSettings
 from guardrail.lab.adapt.split import Split, split_questions
 from guardrail.lab.data import BuildConfig
 from guardrail.lab.tasks import TaskOptions, get_task
@@ -45,32 +46,6 @@ __all__ = ["AdaptResult", "AdaptSettings", "Prepared", "adapt", "check_generator
 _ENDLESS = ("synthetic", "table-lookup", "unit-conversion")
 LABEL_SHARE = 0.55
 """Share of the budget the fit/dev labels may take; the test answers get up to 0.7 in all."""
-
-
-@dataclass(frozen=True, slots=True)
-class AdaptSettings:
-    """Everything that defines an adapt run (``guardrail adapt --help`` documents each)."""
-
-    generator: str
-    task: str
-    out: Path
-    data: str | None = None
-    limit: int | None = None
-    budget_minutes: float | None = None
-    from_review: str | None = None
-    base_scorer: str = "builtin:finece-smollm2"
-    preset: str = "default"
-    target_accuracy: float = 0.9
-    seed: int = 0
-    k: int = 6
-    levels: int = 1
-    max_clusters: int = 1
-    temperature: float = 0.7
-    max_new_tokens: int = 96
-    agreement_k: int = 4
-    finetune_steps: int = 40
-    device: str = "auto"
-    n_bootstrap: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
