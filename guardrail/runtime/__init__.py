@@ -8,6 +8,10 @@
   model, self-correct, human review, abort) and closes it with restart and final markers.
   :func:`drive` / :func:`adrive` (streams) and :func:`run_call` / :func:`arun_call` (results)
   are its sync and async drivers.
+* :class:`GuardedCall` is one guarded call as an adapter sees it: built from a
+  :class:`GuardConfig` and a :class:`CallSpec`, it owns the audit run, the loop, the gate and
+  the reviews, and runs the adapter's :class:`Attempt` objects (sync drivers generated from
+  the async ones, :mod:`guardrail.runtime._async.drive`).
 * :class:`GuardConfig` bundles the policy, scorer, review sink and audit log for a guarded call.
 
 Adapters (``guardrail.integrations.langchain``, ``guardrail.integrations.litellm``) only
@@ -15,6 +19,8 @@ translate their streams and runnables. Importing this package imports neither to
 LLM framework. The loop, the ledger and the drivers' parts stay in their modules.
 """
 
+from guardrail.runtime._steps import Attempt, AttemptOutput, Watcher
+from guardrail.runtime.call import CallSpec, ChunkWatcher, GuardedCall, OpenAttempt
 from guardrail.runtime.chunks import ChunkGate, StreamingMode
 from guardrail.runtime.config import USE_POLICY, GuardConfig, PolicyLike, resolve_policy
 from guardrail.runtime.drive import adrive, aresolve_review, arun_call, drive, run_call
@@ -41,8 +47,12 @@ from guardrail.runtime.watch import AnswerWatch, WatchMode
 __all__ = [
     "USE_POLICY",
     "AnswerWatch",
+    "Attempt",
+    "AttemptOutput",
     "AttemptPlan",
+    "CallSpec",
     "ChunkGate",
+    "ChunkWatcher",
     "EscalationRequested",
     "Fail",
     "Finish",
@@ -51,10 +61,12 @@ __all__ = [
     "GuardConfig",
     "GuardStatus",
     "GuardSummary",
+    "GuardedCall",
     "GuardedResult",
     "HumanReviewRequested",
     "MarkerKind",
     "MemoryReviewSink",
+    "OpenAttempt",
     "PolicyLike",
     "QueueReviewSink",
     "RetryRequested",
@@ -67,6 +79,7 @@ __all__ = [
     "StreamingMode",
     "SummaryAction",
     "WatchMode",
+    "Watcher",
     "adrive",
     "aresolve_review",
     "arun_call",

@@ -131,7 +131,7 @@ class StreamGate(Generic[C]):
     def attempt(
         self,
         *,
-        raised_by: Callable[[BaseException], bool] | None = None,
+        raised_by: Callable[[GuardSignal], bool] | None = None,
         watch: AnswerWatch | None = None,
     ) -> Iterator[None]:
         """Run the attempt's framework code: keep the guard's own signal, re-raise the rest.

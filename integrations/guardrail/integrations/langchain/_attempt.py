@@ -18,8 +18,8 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import patch_config
 
-from guardrail.errors import GuardrailConfigError
-from guardrail.runtime import AttemptPlan, StreamGate
+from guardrail.errors import GuardrailConfigError, GuardSignal
+from guardrail.runtime import AnswerWatch, AttemptOutput, AttemptPlan
 
 from ._text import QUESTION_KEYS, output_text
 from .handler import GuardrailCallbackHandler
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CallState",
     "EventBuffer",
+    "HandlerWatcher",
     "Reask",
     "accumulate",
     "attempt_config",
@@ -66,28 +67,59 @@ class EventBuffer:
 
 @dataclass(slots=True)
 class CallState:
-    """One guarded call: its input, question, base config, gate, events and output shape."""
+    """One guarded call's LangChain side: its input, question, base config, events, shape."""
 
     input: Any
     question: str
     config: RunnableConfig
-    gate: StreamGate[Any]
     events: EventBuffer
     shape: OutputShape
     audit: AuditSink | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
 
-    def saw(self, total: Any, chunk: Any) -> Any:
-        """Take one streamed chunk: remember the first as the sample; return the new total."""
-        self.shape.saw(chunk)
-        return accumulate(total, chunk)
-
-    def end(self, handler: GuardrailCallbackHandler, total: Any) -> None:
-        """End the attempt: its output is the merged stream, its runs the handler's."""
+    def output(self, chunks: Sequence[Any]) -> AttemptOutput:
+        """An attempt's output: its merged stream (message chunks become a message)."""
+        total: Any = None
+        for chunk in chunks:
+            self.shape.saw(chunk)
+            total = accumulate(total, chunk)
         output = finalize(total)
         if isinstance(output, BaseMessage):
             self.shape.message = True
-        self.gate.end(handler.watches(), output, text=output_text(output))
+        return AttemptOutput(output, text=output_text(output))
+
+
+class HandlerWatcher:
+    """A :class:`~guardrail.runtime.Watcher` whose watches a callback handler feeds.
+
+    LangChain calls the handler for every token of every model run, so the runtime feeds
+    nothing itself (``feeds`` is false); the handler's signals are the attempt's own.
+    """
+
+    feeds = False
+
+    def __init__(self, handler: GuardrailCallbackHandler) -> None:
+        self.handler = handler
+
+    def watches(self) -> Sequence[AnswerWatch]:
+        """The watches of the handler's runs."""
+        return self.handler.watches()
+
+    def raised(self, error: GuardSignal) -> bool:
+        """True for a signal one of the handler's watches raised."""
+        return self.handler.raised(error)
+
+    def abandon(self, error: BaseException) -> None:
+        """Nothing to release: LangChain ends the runs (``on_llm_error``)."""
+
+    def start(self) -> None:
+        """Not called (``feeds`` is false)."""
+
+    def feed(self, chunk: object) -> None:
+        """Not called (``feeds`` is false)."""
+
+    def end(self) -> None:
+        """Not called (``feeds`` is false)."""
 
 
 def with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:

@@ -29,7 +29,7 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -41,22 +41,29 @@ from langchain_core.runnables.config import ensure_config
 
 from guardrail.runtime import (
     USE_POLICY,
+    AttemptOutput,
     AttemptPlan,
+    CallSpec,
     ChunkGate,
     GuardConfig,
+    GuardedCall,
     GuardedResult,
     PolicyLike,
-    StreamGate,
     StreamingMode,
     WatchMode,
-    adrive,
-    arun_call,
-    drive,
-    run_call,
 )
+from guardrail.runtime.records import AttemptReport
 from guardrail.scorers.base import Scorer
 
-from ._attempt import CallState, EventBuffer, Reask, accumulate, attempt_config, default_reask
+from ._attempt import (
+    CallState,
+    EventBuffer,
+    HandlerWatcher,
+    Reask,
+    accumulate,
+    attempt_config,
+    default_reask,
+)
 from ._text import question_from_input
 from .handler import METADATA_KEY, GuardrailCallbackHandler
 from .models import ModelRegistry, RunnableBuilder, model_name_of
@@ -164,78 +171,54 @@ class GuardedRunnable(Runnable[Any, Any]):
         kwargs: dict[str, Any],
         *,
         streamed: bool = False,
-    ) -> CallState:
+    ) -> tuple[CallState, GuardedCall[Any]]:
         settings = self.guard_config
         events = EventBuffer()
-        audit = settings.audit_run(str(run_id))
         question = self.question_from(value) or ""
         dedupe = (config.get("metadata") or {}).get(DEDUPE_KEY)
         if isinstance(dedupe, str):  # one key per question: a node may guard several calls
             dedupe = f"{dedupe}:{hashlib.sha256(question.encode()).hexdigest()[:16]}"
         chat = isinstance(self.runnable, BaseChatModel)
         shape = OutputShape(message=chat, sample=AIMessageChunk if chat else None)
-        loop = settings.loop(
+        spec = CallSpec(
             question,
             model=self.model_name,
-            output_from_text=shape.from_text,
+            source="langchain",
             run_id=str(run_id),
-            audit=audit,
-            listener=events.push,
-            metadata={"source": "langchain"},
             dedupe_key=dedupe if isinstance(dedupe, str) else None,
-            rng=self._rng,
+            output_from_text=shape.from_text,
+            listener=events.push,
         )
-        gate: StreamGate[Any] = StreamGate(
-            loop,
-            MessageFrames(shape, self.marker_factory) if streamed else None,
+        call: GuardedCall[Any] = GuardedCall(
+            settings,
+            spec,
+            frames=MessageFrames(shape, self.marker_factory) if streamed else None,
             streaming=self.streaming,
             hold_back_tokens=self.hold_back_tokens,
+            rng=self._rng,
         )
-        return CallState(value, question, config, gate, events, shape, audit, kwargs)
+        state = CallState(value, question, config, events, shape, call.audit, kwargs)
+        return state, call
 
-    def _prepare(
-        self, call: CallState, plan: AttemptPlan
-    ) -> tuple[Runnable[Any, Any], Any, RunnableConfig, GuardrailCallbackHandler]:
+    def _attempt(
+        self,
+        state: CallState,
+        manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun,
+        plan: AttemptPlan,
+    ) -> _RunnableAttempt:
         handler = GuardrailCallbackHandler(
-            self.guard_config, stream_invoke=True, audit=call.audit, listener=call.events.push
+            self.guard_config, stream_invoke=True, audit=state.audit, listener=state.events.push
         )
         runnable = self.builder.for_plan(plan)
-        value = call.input if plan.feedback is None else self.reask(call.input, plan.feedback)
-        return runnable, value, attempt_config(call, plan, handler), handler
+        value = state.input if plan.feedback is None else self.reask(state.input, plan.feedback)
+        config = attempt_config(state, plan, handler)
+        return _RunnableAttempt(state, manager, runnable, value, config, handler)
 
     def _deliver(self, result: GuardedResult) -> Any:
         output = result.output
         if isinstance(output, BaseMessage):
             output.response_metadata[METADATA_KEY] = result.to_dict()
         return result if self.return_result else output
-
-    # ----------------------------------------------------------------- attempts
-    def _attempt(
-        self, call: CallState, manager: CallbackManagerForChainRun, plan: AttemptPlan
-    ) -> Iterator[Any]:
-        """One attempt: stream the runnable through the gate (``invoke`` drops the chunks)."""
-        runnable, value, config, handler = self._prepare(call, plan)
-        total: Any = None
-        with call.gate.attempt(raised_by=handler.raised):
-            for chunk in runnable.stream(value, config, **call.kwargs):
-                total = call.saw(total, chunk)
-                yield from call.gate.push(chunk, handler.watches())
-                _dispatch(call, manager)
-        call.end(handler, total)
-
-    async def _aattempt(
-        self, call: CallState, manager: AsyncCallbackManagerForChainRun, plan: AttemptPlan
-    ) -> AsyncIterator[Any]:
-        """The async counterpart of :meth:`_attempt`."""
-        runnable, value, config, handler = self._prepare(call, plan)
-        total: Any = None
-        with call.gate.attempt(raised_by=handler.raised):
-            async for chunk in runnable.astream(value, config, **call.kwargs):
-                total = call.saw(total, chunk)
-                for released in call.gate.push(chunk, handler.watches()):
-                    yield released
-                await _adispatch(call, manager)
-        call.end(handler, total)
 
     # ------------------------------------------------------------ invoke, stream
     def _invoke(
@@ -245,11 +228,12 @@ class GuardedRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Any:
-        call = self._new_call(value, config, run_manager.run_id, kwargs)
-        attempt = partial(self._attempt, call, run_manager)
-        settled = partial(_dispatch, call, run_manager)
+        state, call = self._new_call(value, config, run_manager.run_id, kwargs)
+        settled = partial(_dispatch, state, run_manager)
         try:
-            result = run_call(call.gate, attempt, sleep=self._sleep, settled=settled)
+            result = call.run(
+                partial(self._attempt, state, run_manager), sleep=self._sleep, settled=settled
+            )
         finally:
             settled()
         return self._deliver(result)
@@ -261,11 +245,12 @@ class GuardedRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Any:
-        call = self._new_call(value, config, run_manager.run_id, kwargs)
-        attempt = partial(self._aattempt, call, run_manager)
-        settled = partial(_adispatch, call, run_manager)
+        state, call = self._new_call(value, config, run_manager.run_id, kwargs)
+        settled = partial(_adispatch, state, run_manager)
         try:
-            result = await arun_call(call.gate, attempt, sleep=self._asleep, settled=settled)
+            result = await call.arun(
+                partial(self._attempt, state, run_manager), sleep=self._asleep, settled=settled
+            )
         finally:
             await settled()
         return self._deliver(result)
@@ -277,10 +262,11 @@ class GuardedRunnable(Runnable[Any, Any]):
         config: RunnableConfig,
         **kwargs: Any,
     ) -> Iterator[Any]:
-        call = self._new_call(_single(inputs), config, run_manager.run_id, kwargs, streamed=True)
-        attempt = partial(self._attempt, call, run_manager)
-        settled = partial(_dispatch, call, run_manager)
-        yield from drive(call.gate, attempt, sleep=self._sleep, settled=settled)
+        value = _single(inputs)
+        state, call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
+        attempt = partial(self._attempt, state, run_manager)
+        settled = partial(_dispatch, state, run_manager)
+        yield from call.stream(attempt, sleep=self._sleep, settled=settled)
 
     async def _astream(
         self,
@@ -290,11 +276,52 @@ class GuardedRunnable(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         value = _single(iter([item async for item in inputs]))
-        call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
-        attempt = partial(self._aattempt, call, run_manager)
-        settled = partial(_adispatch, call, run_manager)
-        async for chunk in adrive(call.gate, attempt, sleep=self._asleep, settled=settled):
+        state, call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
+        attempt = partial(self._attempt, state, run_manager)
+        settled = partial(_adispatch, state, run_manager)
+        async for chunk in call.astream(attempt, sleep=self._asleep, settled=settled):
             yield chunk
+
+
+class _RunnableAttempt:
+    """One attempt of a guarded runnable: its stream, watched by a callback handler."""
+
+    def __init__(
+        self,
+        state: CallState,
+        manager: CallbackManagerForChainRun | AsyncCallbackManagerForChainRun,
+        runnable: Runnable[Any, Any],
+        value: Any,
+        config: RunnableConfig,
+        handler: GuardrailCallbackHandler,
+    ) -> None:
+        self.state = state
+        self.manager = manager
+        self.runnable = runnable
+        self.value = value
+        self.config = config
+        self.watcher = HandlerWatcher(handler)
+
+    def open(self) -> Iterator[Any]:
+        """The runnable's sync stream; the guard's events are dispatched after each chunk."""
+        assert isinstance(self.manager, CallbackManagerForChainRun)
+        for chunk in self.runnable.stream(self.value, self.config, **self.state.kwargs):
+            yield chunk
+            _dispatch(self.state, self.manager)
+
+    async def aopen(self) -> AsyncIterator[Any]:
+        """The runnable's async stream; the guard's events are dispatched after each chunk."""
+        assert isinstance(self.manager, AsyncCallbackManagerForChainRun)
+        async for chunk in self.runnable.astream(self.value, self.config, **self.state.kwargs):
+            yield chunk
+            await _adispatch(self.state, self.manager)
+
+    def output(self, chunks: Sequence[Any], interrupted: bool) -> AttemptOutput:
+        """The merged stream as the attempt's output."""
+        return self.state.output(chunks)
+
+    def reported(self, report: AttemptReport) -> None:
+        """Nothing to hand to LangChain."""
 
 
 # ------------------------------------------------------------------------- helpers

@@ -119,6 +119,12 @@ class CompletionRequest:
         return question_of(self.messages)
 
     @property
+    def metadata(self) -> Mapping[str, Any]:
+        """The caller's litellm ``metadata`` (tags and run metadata for the policy's rules)."""
+        metadata = self.params.get("metadata")
+        return metadata if isinstance(metadata, Mapping) else {}
+
+    @property
     def max_tokens(self) -> int | None:
         """The caller's token limit (``max_tokens`` or ``max_completion_tokens``)."""
         value = self.params.get("max_tokens") or self.params.get("max_completion_tokens")

@@ -34,10 +34,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import aclosing, closing
-from functools import partial
+from contextlib import aclosing
 from typing import Any
 
 import litellm
@@ -45,19 +43,19 @@ from litellm.types.utils import ModelResponse, ModelResponseStream
 
 from guardrail.policy import RunContext
 from guardrail.runtime import (
-    AnswerWatch,
+    AttemptOutput,
     AttemptPlan,
+    CallSpec,
+    ChunkWatcher,
     GuardConfig,
+    GuardedCall,
     GuardedResult,
     MarkerKind,
+    OpenAttempt,
     PolicyLike,
-    StreamGate,
     StreamingMode,
-    adrive,
-    arun_call,
-    drive,
-    run_call,
 )
+from guardrail.runtime.records import AttemptReport
 from guardrail.scorers.base import Scorer
 
 from ._chunks import (
@@ -99,97 +97,55 @@ class _Frames:
         return text_chunk(text, self.sample)
 
 
-class _Call:
-    """One guarded call: its request and the gate that runs its attempts."""
+class _Attempt:
+    """One attempt of a guarded completion: the stream of its model (or of a fallback)."""
 
     def __init__(
         self,
-        config: GuardConfig,
+        call: GuardedCall[Any],
         request: CompletionRequest,
-        options: Mapping[str, Any],
-        *,
-        streamed: bool,
+        frames: _Frames,
+        completion: Callable[..., Any],
+        plan: AttemptPlan,
     ) -> None:
-        self.config = config
         self.request = request
-        run_id = uuid.uuid4().hex
-        self.audit = config.audit_run(run_id)
-        loop = config.loop(
-            request.question,
-            model=request.model,
-            output_from_text=self.from_text,
-            run_id=run_id,
-            audit=self.audit,
-            metadata={"source": "litellm"},
-            rng=options["rng"],
-        )
-        self.frames = _Frames()
-        self.gate: StreamGate[Any] = StreamGate(
-            loop,
-            self.frames if streamed else None,
-            streaming=options["streaming"],
-            hold_back_tokens=options["hold_back_tokens"],
-        )
-        metadata = request.params.get("metadata")
-        self.metadata: Mapping[str, Any] = metadata if isinstance(metadata, Mapping) else {}
-
-    def from_text(self, text: str) -> ModelResponse:
-        """A fallback or edited answer as a response of the attempt's model."""
-        return text_response(text, self.gate.plan.model)
-
-    def watch(self, plan: AttemptPlan) -> AnswerWatch:
-        """A fresh watch for the attempt ``plan``."""
-        tags = self.metadata.get("tags")
+        self.frames = frames
+        self.completion = completion
+        self.plan = plan
+        tags = request.metadata.get("tags")
         context = RunContext(
             attempt=plan.attempt,
             model=plan.model,
             tags=frozenset(map(str, tags)) if isinstance(tags, list | tuple) else frozenset(),
-            metadata={k: v for k, v in self.metadata.items() if k != "tags"},
-            max_tokens=self.request.max_tokens,
+            metadata={k: v for k, v in request.metadata.items() if k != "tags"},
+            max_tokens=request.max_tokens,
         )
-        return self.config.watch(self.request.question, context, audit=self.audit)
+        self.watcher: ChunkWatcher[Any] = ChunkWatcher(
+            call.watch(context), chunk_text, chunk_logprobs
+        )
 
-    def end(self, plan: AttemptPlan, watch: AnswerWatch, chunks: Sequence[Any]) -> None:
-        """Report the attempt (its output rebuilt from the chunks, logprobs merged)."""
-        output = None
-        if not self.gate.interrupted:
-            output = build_response(chunks, self.request.messages_for(plan))
-        self.gate.end([watch], output, model=self.request.opened)  # opened: a fallback's name
+    def open(self) -> Iterator[Any]:
+        """The attempt's stream from ``litellm.completion`` (or the router)."""
+        return self.request.open_stream(self.plan, self.completion)
 
-    # -------------------------------------------------------------- attempts
-    def chunks(self, completion: Callable[..., Any], plan: AttemptPlan) -> Iterator[Any]:
-        """Run one attempt, yielding the chunks the gate releases."""
-        watch = self.watch(plan)
-        chunks: list[Any] = []
-        with self.gate.attempt(watch=watch):
-            watch.start()
-            with closing(self.request.open_stream(plan, completion)) as stream:
-                for chunk in stream:
-                    self.frames.saw(chunk)
-                    chunks.append(chunk)
-                    watch.feed(chunk_text(chunk), chunk_logprobs(chunk))
-                    yield from self.gate.push(chunk, [watch])
-            watch.end()
-        self.end(plan, watch, chunks)
+    async def aopen(self) -> AsyncIterator[Any]:
+        """The attempt's stream from ``litellm.acompletion`` (or the router)."""
+        stream = await self.request.aopen_stream(self.plan, self.completion)
+        async with aclosing(stream):
+            async for chunk in stream:
+                yield chunk
 
-    async def achunks(
-        self, acompletion: Callable[..., Awaitable[Any]], plan: AttemptPlan
-    ) -> AsyncIterator[Any]:
-        """:meth:`chunks` for ``acompletion``; scoring runs in worker threads."""
-        watch = self.watch(plan)
-        chunks: list[Any] = []
-        with self.gate.attempt(watch=watch):
-            await asyncio.to_thread(watch.start)
-            stream = await self.request.aopen_stream(plan, acompletion)
-            async with aclosing(stream):
-                async for chunk in stream:
-                    self.frames.saw(chunk)
-                    chunks.append(chunk)
-                    await asyncio.to_thread(watch.feed, chunk_text(chunk), chunk_logprobs(chunk))
-                    for released in self.gate.push(chunk, [watch]):
-                        yield released
-            await asyncio.to_thread(watch.end)
-        self.end(plan, watch, chunks)
+    def output(self, chunks: Sequence[Any], interrupted: bool) -> AttemptOutput:
+        """The response rebuilt from the chunks (logprobs merged), unless interrupted."""
+        for chunk in chunks[:1]:
+            self.frames.saw(chunk)
+        output = (
+            None if interrupted else build_response(chunks, self.request.messages_for(self.plan))
+        )
+        return AttemptOutput(output, model=self.request.opened)  # opened: a fallback's name
+
+    def reported(self, report: AttemptReport) -> None:
+        """Nothing to hand to litellm."""
 
 
 def _deliver(result: GuardedResult[Any], return_result: bool) -> GuardedOutput:
@@ -210,7 +166,7 @@ def _new_call(
     kwargs: dict[str, Any],
     *,
     streamed: bool,
-) -> _Call:
+) -> tuple[GuardedCall[Any], OpenAttempt[Any]]:
     if isinstance(policy, GuardConfig):
         config = policy
     else:
@@ -224,7 +180,26 @@ def _new_call(
         reask=options["reask"] or default_reask,
         require_logprobs=config.scorer_reads_logprobs,
     )
-    return _Call(config, request, options, streamed=streamed)
+    frames = _Frames()
+    holder: list[GuardedCall[Any]] = []
+
+    def from_text(text: str) -> ModelResponse:
+        """A fallback or edited answer as a response of the attempt's model."""
+        return text_response(text, holder[0].plan.model)
+
+    call: GuardedCall[Any] = GuardedCall(
+        config,
+        CallSpec(
+            request.question, model=request.model, source="litellm", output_from_text=from_text
+        ),
+        frames=frames if streamed else None,
+        streaming=options["streaming"],
+        hold_back_tokens=options["hold_back_tokens"],
+        rng=options["rng"],
+    )
+    holder.append(call)
+    completion = options["completion"]
+    return call, lambda plan: _Attempt(call, request, frames, completion, plan)
 
 
 def guarded_completion(
@@ -271,12 +246,11 @@ def guarded_completion(
         "streaming": streaming,
         "hold_back_tokens": hold_back_tokens,
     }
-    call = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
-    completion = router.completion if router is not None else _litellm_completion
-    attempt = partial(call.chunks, completion)
+    options["completion"] = router.completion if router is not None else _litellm_completion
+    call, attempt = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
     if stream:
-        return drive(call.gate, attempt, sleep=sleep)
-    return _deliver(run_call(call.gate, attempt, sleep=sleep), return_result)
+        return call.stream(attempt, sleep=sleep)
+    return _deliver(call.run(attempt, sleep=sleep), return_result)
 
 
 async def aguarded_completion(
@@ -314,12 +288,11 @@ async def aguarded_completion(
         "streaming": streaming,
         "hold_back_tokens": hold_back_tokens,
     }
-    call = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
-    acompletion = router.acompletion if router is not None else _litellm_acompletion
-    attempt = partial(call.achunks, acompletion)
+    options["completion"] = router.acompletion if router is not None else _litellm_acompletion
+    call, attempt = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
     if stream:
-        return adrive(call.gate, attempt, sleep=asleep)
-    return _deliver(await arun_call(call.gate, attempt, sleep=asleep), return_result)
+        return call.astream(attempt, sleep=asleep)
+    return _deliver(await call.arun(attempt, sleep=asleep), return_result)
 
 
 def _litellm_completion(**kwargs: Any) -> Any:
