@@ -145,7 +145,7 @@ def test_one_estimate_reads_a_bounded_tail(tokenizer: Any) -> None:
     encoder = AnswerEncoder(tokenizer)
     answer = "the running total is 17, then add 25.\n" * 20_000  # 760k characters
     window = window_ids(encoder, answer, 64)
-    assert 0 < window.start
+    assert window.start > 0
     assert window.window_chars <= CHARS_PER_TOKEN_CAP * 64
     assert window.cut_tokens > 0
     assert list(window.ids) == _reference(tokenizer, answer[window.start :])

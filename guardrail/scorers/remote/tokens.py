@@ -86,7 +86,7 @@ class StreamWindows:
     tokenization.
     """
 
-    def __init__(self, max_streams: int = 1024) -> None:
+    def __init__(self, max_streams: int = 256) -> None:
         self.max_streams = max_streams
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._lock = threading.Lock()
