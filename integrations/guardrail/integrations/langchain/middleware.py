@@ -80,27 +80,27 @@ from langchain_core.runnables.config import ensure_config, patch_config, var_chi
 from langgraph.types import interrupt
 
 from guardrail.audit.log import AuditLog
-from guardrail.audit.sink import AuditSink
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.policy import RunContext
 from guardrail.runtime import (
     USE_POLICY,
+    AttemptOutput,
     AttemptPlan,
+    CallSpec,
     GuardConfig,
+    GuardedCall,
     GuardedResult,
     MarkerKind,
     MemoryReviewSink,
     PolicyLike,
-    StreamGate,
     WatchMode,
-    arun_call,
-    run_call,
 )
+from guardrail.runtime.records import AttemptReport
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
 
 from ..langgraph.review import ReviewRequest, ReviewResponse, record_verdict
-from ._attempt import with_handler
+from ._attempt import HandlerWatcher, with_handler
 from ._pauses import (
     TOOL_CALLS_KEY,
     TOOLS_SETTLED,
@@ -205,12 +205,11 @@ class _TurnHandler(GuardrailCallbackHandler):
 
 @dataclass(slots=True)
 class _Call:
-    """One guarded model call of the agent: its request, question, gate and audit run."""
+    """One guarded model call of the agent: its request, question and runtime call."""
 
     request: ModelRequest[Any]
     question: str
-    gate: StreamGate[dict[str, Any]]
-    audit: AuditSink | None
+    guarded: GuardedCall[Any]
     builder: RunnableBuilder
     tool_verdicts: list[ToolCallVerdict] = field(default_factory=list)
 
@@ -306,7 +305,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         """Run the model call under the guard; retry, escalate or self-correct inside it."""
         call = self._new_call(request)
         attempt = partial(self._attempt, call, handler)
-        result = run_call(call.gate, attempt, sleep=self._sleep, emit=call.write)
+        result = call.guarded.run(attempt, sleep=self._sleep, emit=call.write)
         return _deliver(result, call.question, call.tool_verdicts)
 
     async def awrap_model_call(
@@ -316,8 +315,8 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     ) -> ModelResponse[Any]:
         """Async :meth:`wrap_model_call`; scoring runs in LangChain's thread pool."""
         call = self._new_call(request)
-        attempt = partial(self._aattempt, call, handler)
-        result = await arun_call(call.gate, attempt, sleep=self._asleep, emit=call.write)
+        attempt = partial(self._attempt, call, handler)
+        result = await call.guarded.arun(attempt, sleep=self._asleep, emit=call.write)
         return _deliver(result, call.question, call.tool_verdicts)
 
     # ----------------------------------------------------------------- review
@@ -352,24 +351,24 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         question = question_from_messages(request.messages)
         model = request.model
         name = model_name_of(model)
-        run_id = uuid.uuid4().hex
-        audit = self.config.audit_run(run_id)
-        loop = self.config.loop(
+        spec = CallSpec(
             question,
             model=name,
+            source="langchain-agent",
             output_from_text=_response_from_text,
-            run_id=run_id,
-            audit=audit,
-            metadata={"source": "langchain-agent"},
+        )
+        # the model streams its own tokens (``messages`` mode): the gate releases none, and a
+        # review is asked for after the call, by after_model's interrupt()
+        guarded: GuardedCall[Any] = GuardedCall(
+            self.config,
+            spec,
+            frames=_CustomStreamFrames(),
+            streaming=None,
+            defer_review=True,
             rng=self._rng,
         )
         builder = RunnableBuilder(model, model_name=name, models=self.models)
-        # the model streams its own tokens (``messages`` mode): the gate releases none, and a
-        # review is asked for after the call, by after_model's interrupt()
-        gate: StreamGate[dict[str, Any]] = StreamGate(
-            loop, _CustomStreamFrames(), streaming=None, defer_review=True
-        )
-        return _Call(request, question, gate, audit, builder)
+        return _Call(request, question, guarded, builder)
 
     def _prepare(
         self, call: _Call, plan: AttemptPlan
@@ -389,7 +388,7 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         watcher = _TurnHandler(
             self.config,
             stream_invoke=True,
-            audit=call.audit,
+            audit=call.guarded.audit,
             attempt=plan.attempt,
             model=plan.model or model_name_of(model),
         )
@@ -405,32 +404,11 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     def _attempt(
         self,
         call: _Call,
-        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+        handler: Callable[[ModelRequest[Any]], Any],
         plan: AttemptPlan,
-    ) -> tuple[()]:
+    ) -> _ModelCallAttempt:
         request, watcher, config = self._prepare(call, plan)
-        response: ModelResponse[Any] | None = None
-        with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
-            response = handler(request)
-        judged = self._judge_tools(call, plan, watcher, response)
-        self._ended(call, watcher, response, judged)
-        return ()  # the model streams its own tokens: the gate releases none
-
-    async def _aattempt(
-        self,
-        call: _Call,
-        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
-        plan: AttemptPlan,
-    ) -> AsyncIterator[dict[str, Any]]:
-        request, watcher, config = self._prepare(call, plan)
-        response: ModelResponse[Any] | None = None
-        with _child_config(config), call.gate.attempt(raised_by=watcher.raised):
-            response = await handler(request)
-        judged = await asyncio.to_thread(self._judge_tools, call, plan, watcher, response)
-        self._ended(call, watcher, response, judged)
-        nothing: tuple[dict[str, Any], ...] = ()  # the model streams its own tokens
-        for released in nothing:
-            yield released
+        return _ModelCallAttempt(self, call, plan, handler, request, watcher, config)
 
     def _judge_tools(
         self,
@@ -443,8 +421,6 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         message = None if response is None else _last_ai(response.result)
         if not self.judges_tools or message is None or not message.tool_calls:
             return []
-        if call.gate.signal is not None:
-            return []
         return judge_tool_calls(
             engine=self.config.engine,
             scorer=self.config.scorer,
@@ -452,18 +428,19 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             text=content_text(message.content),
             calls=message.tool_calls,
             context=RunContext(attempt=plan.attempt, model=plan.model or call.builder.model_name),
-            audit=call.audit,
+            audit=call.guarded.audit,
             first_index=sum(len(watch.events) for watch in watcher.watches()) + 1,
         )
 
-    def _ended(
+    def _output(
         self,
         call: _Call,
+        plan: AttemptPlan,
         watcher: _TurnHandler,
         response: ModelResponse[Any] | None,
-        judged: Sequence[JudgedCall] = (),
-    ) -> None:
-        """Report the attempt; with ``on_low_confidence="raise"``, raise for the built-ins."""
+    ) -> AttemptOutput:
+        """The attempt's output: the response, unless a judged tool call regenerates the turn."""
+        judged = self._judge_tools(call, plan, watcher, response)
         message = None if response is None else _last_ai(response.result)
         text = None if message is None else content_text(message.content)
         reviewable = not watcher.called_tools()  # a tool-calling turn is not an answer
@@ -471,10 +448,13 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         again = next((j for j in judged if _regenerates(j)), None)
         if again is not None and again.event is not None:
             # a retry, escalation or self-correction of the turn: the loop runs it again
-            call.gate.signal = signal_for(again.decision, (again.event,), text or "")
-            response = None
-        call.gate.end(watcher.watches(), response, text=text, reviewable=reviewable)
-        signal = call.gate.signal
+            signal = signal_for(again.decision, (again.event,), text or "")
+            return AttemptOutput(None, text=text, reviewable=reviewable, signal=signal)
+        return AttemptOutput(response, text=text, reviewable=reviewable)
+
+    def _reported(self, call: _Call, report: AttemptReport) -> None:
+        """With ``on_low_confidence="raise"``, raise the decision for the built-ins."""
+        signal = report.signal
         if self.on_low_confidence != "raise" or signal is None:
             return
         if signal.decision is None or signal.decision.action.type != "human_review":
@@ -490,18 +470,11 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         (``ModelRetryMiddleware(on_failure="continue")``), :meth:`after_model` attaches this
         record to that message, keyed by the last message the model was asked about.
         """
-        loop = call.gate.loop
-        report = call.gate.report
-        assert report is not None  # gate.end() ran
-        loop.ledger.attempt(loop.plan, report)
-        loop.ledger.act(
+        result = call.guarded.hand_off(
             signal.decision.action.type if signal.decision is not None else "abort",
-            signal.decision,
             "raised LowConfidenceError to LangChain's middleware",
             {"retryable": signal.decision is not None and _is_retryable(signal)},
         )
-        result: GuardedResult = loop.ledger.result("unresolved", None, report.answer, None)
-        loop.ledger.end(result)
         key = _message_key(call.request.messages)
         if key is not None:
             with self._lock:
@@ -551,6 +524,50 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         if response.verdict == "reject":
             update["jump_to"] = "end"
         return update
+
+
+class _ModelCallAttempt:
+    """One attempt of an agent's model call: the agent's handler, run under the guard."""
+
+    def __init__(
+        self,
+        middleware: FineCEMiddleware,
+        call: _Call,
+        plan: AttemptPlan,
+        handler: Callable[[ModelRequest[Any]], Any],
+        request: ModelRequest[Any],
+        watcher: _TurnHandler,
+        config: RunnableConfig,
+    ) -> None:
+        self.middleware = middleware
+        self.call = call
+        self.plan = plan
+        self.handler = handler
+        self.request = request
+        self.turn = watcher
+        self.watcher = HandlerWatcher(watcher)
+        self.config = config
+
+    def open(self) -> Iterator[ModelResponse[Any]]:
+        """The model call (sync); its response is the attempt's one item."""
+        with _child_config(self.config):
+            response = self.handler(self.request)
+        yield response
+
+    async def aopen(self) -> AsyncIterator[ModelResponse[Any]]:
+        """The model call (async); its response is the attempt's one item."""
+        with _child_config(self.config):
+            response = await self.handler(self.request)
+        yield response
+
+    def output(self, chunks: Sequence[Any], interrupted: bool) -> AttemptOutput:
+        """The response, its tool calls judged (in a worker thread on the async path)."""
+        response = None if interrupted or not chunks else chunks[-1]
+        return self.middleware._output(self.call, self.plan, self.turn, response)
+
+    def reported(self, report: AttemptReport) -> None:
+        """Raise the decision for LangChain's middleware (``on_low_confidence="raise"``)."""
+        self.middleware._reported(self.call, report)
 
 
 @contextmanager

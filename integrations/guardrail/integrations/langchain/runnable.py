@@ -6,7 +6,7 @@
 
 Every call runs the wrapped runnable with a :class:`GuardrailCallbackHandler` appended to its
 callbacks and consumes its stream inside each attempt (``invoke`` included), so a checkpoint
-can cut the generation. The runtime's :class:`~guardrail.runtime.StreamGate` runs the attempts
+can cut the generation. The runtime's :class:`~guardrail.runtime.GuardedCall` runs the attempts
 (the same for ``invoke`` and ``stream``, sync and async) and decides what follows: retry
 (tenacity, with the policy's backoff and temperature), escalate (the policy's next model, from
 ``models`` or litellm, rebuilt by ``runnable_factory``), self-correct (re-ask with the feedback

@@ -26,7 +26,8 @@ of the interrupted one were shown, and ``{"marker": "final", ...}`` (the result 
 last. A call that fails (abort without fallback answer, rejected review) ends with its final
 frame, ``finish_reason="content_filter"``, then raises the signal
 (:class:`~guardrail.runtime.GuardAborted`). The attempts, releases and frames are the
-runtime's :class:`~guardrail.runtime.StreamGate`; this module only opens the streams.
+runtime's :class:`~guardrail.runtime.GuardedCall`; this module only opens the streams and
+reads their chunks.
 """
 
 from __future__ import annotations

@@ -28,9 +28,8 @@ What each mode does (the proxy's own lifecycle, see ``docs/litellm.md``):
   (``async_moderation_hook``) and rejects the request (HTTP 400) when the policy interrupts
   there. With both modes the answer's watch skips the question checkpoint.
 
-The proxy relays one generation, so the action code (the runtime's
-:class:`~guardrail.runtime.StreamGate`, shared with the SDK and LangChain adapters) runs with
-``max_attempts=1``: ``retry``,
+The proxy relays one generation: it is the runtime's :class:`~guardrail.runtime.GuardedCall`
+(shared with the SDK and LangChain adapters) with one attempt, ``max_attempts=1``: ``retry``,
 ``escalate`` and ``self_correct`` end as an abort (use the proxy's router retries and fallbacks,
 or :func:`~guardrail.integrations.litellm.guarded_completion`, to re-generate). ``flag`` and a
 provisional ``human_review`` let the answer through (the review item is submitted; a streamed
@@ -45,8 +44,8 @@ import importlib
 import inspect
 import re
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from litellm.integrations.custom_guardrail import CustomGuardrail
@@ -58,16 +57,16 @@ from guardrail.policy import RunContext
 from guardrail.policy.actions import AbortAction
 from guardrail.runtime import (
     AnswerWatch,
+    CallSpec,
     ChunkGate,
     Fail,
     Finish,
     GuardConfig,
+    GuardedCall,
     GuardedResult,
     MarkerKind,
     Step,
-    StreamGate,
     StreamingMode,
-    aresolve_review,
     resolve_policy,
 )
 from guardrail.scorers.base import Scorer
@@ -177,7 +176,7 @@ class FineCEGuardrail(CustomGuardrail):
         run = _Run(self.answer_config, data)
         with run.attempt():
             await asyncio.to_thread(_feed_whole, run.watch, response)
-        signal = run.gate.signal
+        signal = run.call.signal
         step = await run.settle(response)
         summary = _summary(step, signal)
         if isinstance(step, Fail):
@@ -214,28 +213,28 @@ class FineCEGuardrail(CustomGuardrail):
                 if closing or _closes(chunk):
                     closing.append(chunk)  # released once the outcome checkpoint passed
                     continue
-                for released in run.gate.push(chunk, [run.watch]):
+                for released in run.call.push(chunk, [run.watch]):
                     yield released
             if deferred:
                 run.watch.close()  # that guardrail's record and markers stand
             else:
                 await asyncio.to_thread(run.watch.end)
         if deferred:
-            run.gate.close(await run.settle(None))
+            run.call.close(await run.settle(None))
             return
-        signal = run.gate.signal
+        signal = run.call.signal
         if signal is not None:
             await _close(response)
         step = await run.settle(None)
-        shown = run.gate.shown
+        shown = run.call.shown
         if isinstance(step, Fail):  # an abort without fallback answer, a rejected review
-            run.gate.close(step)
+            run.call.close(step)
             summary = {**_summary(step, signal), "shown_chunks": shown}
             yield frame("block", summary, sample, "content_filter")
             return
         # the held chunks when the answer passed; for a replaced one a restart marker and the
         # replacement as text; last the final marker with the call's record (and its summary)
-        for chunk in run.gate.close(step):
+        for chunk in run.call.close(step):
             yield chunk
         if not closing:
             closing.append(text_chunk("", sample, "stop"))
@@ -244,9 +243,9 @@ class FineCEGuardrail(CustomGuardrail):
 
 
 class _Run:
-    """One proxied answer: its watch and the gate of its single attempt.
+    """One proxied answer: a :class:`~guardrail.runtime.GuardedCall` with one attempt.
 
-    ``streaming`` ``None``: a whole answer (the gate releases nothing; the hook returns it).
+    ``streaming`` ``None``: a whole answer (the call releases nothing; the hook returns it).
     """
 
     def __init__(
@@ -260,30 +259,21 @@ class _Run:
         messages = data.get("messages")
         question = question_of(messages) if isinstance(messages, list) else ""
         context = _context(data)
-        run_id = str(data.get("litellm_call_id") or uuid.uuid4().hex)
-        audit = config.audit_run(run_id)
-        loop = config.loop(
+        spec = CallSpec(
             question,
             model=context.model,
-            run_id=run_id,
-            audit=audit,
-            metadata={"source": "litellm-proxy"},
+            source="litellm-proxy",
+            run_id=str(data.get("litellm_call_id") or uuid.uuid4().hex),
         )
-        self.gate: StreamGate[ModelResponseStream] = StreamGate(
-            loop, frames, streaming=streaming, hold_back_tokens=hold_back_tokens
+        self.call: GuardedCall[ModelResponseStream] = GuardedCall(
+            config, spec, frames=frames, streaming=streaming, hold_back_tokens=hold_back_tokens
         )
-        self.gate.begin()
-        self.watch: AnswerWatch = config.watch(question, context, audit=audit)
+        self.call.begin()
+        self.watch: AnswerWatch = self.call.watch(context)
 
-    @contextmanager
-    def attempt(self) -> Iterator[None]:
+    def attempt(self) -> AbstractContextManager[None]:
         """Relay the answer: keep the watch's signal; another error ends watch and call."""
-        try:
-            with self.gate.attempt(watch=self.watch):
-                yield
-        except BaseException as exc:
-            self.gate.loop.abandon(exc)
-            raise
+        return self.call.attempt(self.watch)
 
     def feed(self, chunk: ModelResponseStream) -> None:
         """Score one relayed chunk (raises the guard signal of an interrupting checkpoint)."""
@@ -291,8 +281,7 @@ class _Run:
 
     async def settle(self, output: Any) -> Step:
         """Record the attempt; carry out the decision (review included) with the runtime."""
-        self.gate.end([self.watch], output)
-        return await aresolve_review(self.gate.loop, self.gate.settle())
+        return await self.call.asettle([self.watch], output)
 
 
 class _StreamFrames:
