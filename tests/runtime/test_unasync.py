@@ -27,6 +27,7 @@ def test_the_generated_sync_drivers_are_up_to_date(capsys: pytest.CaptureFixture
     assert script.main(["--check"]) == 0, capsys.readouterr().out
     generated = script.outputs()
     assert ROOT / "guardrail/runtime/_sync/drive.py" in generated
+    assert ROOT / "integrations/guardrail/integrations/litellm/_sync/opening.py" in generated
 
 
 def test_the_check_names_a_stale_file(
@@ -60,7 +61,7 @@ def test_the_rewrite_makes_sync_code() -> None:
         "        yield item\n"
     )
     sync = script.unasync(source, "example.py")
-    code = sync.split("\n", 2)[2]  # after the two header lines
+    code = sync.split("\n", 3)[3]  # after the three header lines
     assert "async" not in code
     assert "await" not in sync
     assert "def run_call(sleep: Callable[[float], None] = time.sleep) -> Iterator[int]:" in sync

@@ -1,6 +1,6 @@
 """Driving a guarded call (async): tenacity for the attempts, the review sink for reviews.
 
-This module is the one written by hand: ``scripts/unasync.py`` generates
+The async module is the one written by hand: ``scripts/unasync.py`` generates
 :mod:`guardrail.runtime._sync.drive` from it (``tests/runtime/test_unasync.py`` fails when
 the generated module is stale). Keep to what the script rewrites: ``async``/``await``,
 ``asyncio.to_thread(f, ...)`` (a plain call when sync), ``Async*`` types and the names

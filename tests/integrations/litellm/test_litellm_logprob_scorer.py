@@ -83,7 +83,7 @@ def test_a_calibrated_model_gets_its_map(
 def test_logprobs_are_asked_even_where_litellm_thinks_they_are_unsupported() -> None:
     model = "anthropic/claude-3-5-sonnet-20240620"
     plain = CompletionRequest(model=model, messages=list(MESSAGES))
-    assert plain._logprob_params(model, {}) == {}
+    assert plain.logprob_params(model, {}) == {}
     needed = CompletionRequest(model=model, messages=list(MESSAGES), require_logprobs=True)
-    assert needed._logprob_params(model, {}) == {"logprobs": True, "top_logprobs": 5}
-    assert needed._logprob_params(model, {"logprobs": False}) == {}  # the caller decides
+    assert needed.logprob_params(model, {}) == {"logprobs": True, "top_logprobs": 5}
+    assert needed.logprob_params(model, {"logprobs": False}) == {}  # the caller decides

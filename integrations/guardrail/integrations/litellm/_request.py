@@ -25,25 +25,17 @@ can stop the generation. Two litellm gaps are handled here rather than left to l
 from __future__ import annotations
 
 import logging
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import litellm
-from litellm.exceptions import BadRequestError
 
 from guardrail.runtime import AttemptPlan
 
+from ._async.opening import aopen_stream
 from ._chunks import question_of
+from ._sync.opening import open_stream
 from .provider import PROVIDER
 
 __all__ = [
@@ -71,8 +63,6 @@ Completion = Callable[..., Any]
 
 AsyncCompletion = Callable[..., Awaitable[Any]]
 """``litellm.acompletion`` or a stand-in with its signature."""
-
-_END = object()
 
 
 def default_reask(messages: Sequence[Mapping[str, Any]], feedback: str) -> list[dict[str, Any]]:
@@ -148,7 +138,8 @@ class CompletionRequest:
             found.append((model, params))
         return found
 
-    def _logprob_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def logprob_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The logprob arguments to ask ``model`` for (none when the caller chose them)."""
         if any(name in params for name in _LOGPROB_PARAMS):
             return {}
         supported = supported_logprob_params(model)
@@ -161,7 +152,8 @@ class CompletionRequest:
                 wanted["top_logprobs"] = self.top_logprobs
         return wanted
 
-    def _refused(self, model: str) -> None:
+    def refused(self, model: str) -> None:
+        """Log that ``model`` refused the logprob arguments (its stream reopens without)."""
         if self.require_logprobs:
             _logger.warning(
                 "guardrail: %s refused logprobs; the policy's logprob scorer cannot score this "
@@ -171,117 +163,12 @@ class CompletionRequest:
         else:
             _logger.info("guardrail: %s refused logprobs; using the scorer's entropy", model)
 
-    # ------------------------------------------------------------------ sync
     def open_stream(self, plan: AttemptPlan, completion: Completion) -> Generator[Any, None, None]:
         """The attempt's stream, from its model or the first fallback that yields a chunk."""
-        messages = self.messages_for(plan)
-        candidates = self.candidates(plan)
-        self.opened = None
-        for position, (model, params) in enumerate(candidates):
-            try:
-                stream = self._open(completion, model, messages, params)
-            except Exception as exc:
-                if position + 1 == len(candidates):
-                    raise
-                _logger.warning("guardrail: %s failed (%s); trying its fallback", model, exc)
-            else:
-                self.opened = model
-                return stream
-        raise AssertionError("unreachable: at least one candidate model")
+        return open_stream(self, plan, completion)
 
-    def _open(
-        self,
-        completion: Completion,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-    ) -> Generator[Any, None, None]:
-        wanted = self._logprob_params(model, params)
-        try:
-            return _peeked(
-                completion(model=model, messages=messages, stream=True, **params, **wanted)
-            )
-        except BadRequestError as exc:
-            if not wanted or "logprobs" not in str(exc):
-                raise
-        self._refused(model)
-        return _peeked(completion(model=model, messages=messages, stream=True, **params))
-
-    # ----------------------------------------------------------------- async
     async def aopen_stream(
         self, plan: AttemptPlan, acompletion: AsyncCompletion
     ) -> AsyncGenerator[Any, None]:
         """The async counterpart of :meth:`open_stream`."""
-        self.opened = None
-        messages = self.messages_for(plan)
-        candidates = self.candidates(plan)
-        for position, (model, params) in enumerate(candidates):
-            try:
-                stream = await self._aopen(acompletion, model, messages, params)
-            except Exception as exc:
-                if position + 1 == len(candidates):
-                    raise
-                _logger.warning("guardrail: %s failed (%s); trying its fallback", model, exc)
-            else:
-                self.opened = model
-                return stream
-        raise AssertionError("unreachable: at least one candidate model")
-
-    async def _aopen(
-        self,
-        acompletion: AsyncCompletion,
-        model: str,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-    ) -> AsyncGenerator[Any, None]:
-        wanted = self._logprob_params(model, params)
-        try:
-            stream = await acompletion(
-                model=model, messages=messages, stream=True, **params, **wanted
-            )
-            return await _apeeked(stream)
-        except BadRequestError as exc:
-            if not wanted or "logprobs" not in str(exc):
-                raise
-        self._refused(model)
-        return await _apeeked(
-            await acompletion(model=model, messages=messages, stream=True, **params)
-        )
-
-
-def _peeked(stream: Any) -> Generator[Any, None, None]:
-    """``stream`` with its first chunk already read (so that opening errors surface now)."""
-    iterator = iter(stream)
-    first = next(iterator, _END)
-    return _chained(first, iterator, stream)
-
-
-def _chained(first: object, rest: Iterator[Any], stream: Any) -> Generator[Any, None, None]:
-    try:
-        if first is not _END:
-            yield first
-            yield from rest
-    finally:
-        close = getattr(stream, "close", None)
-        if callable(close):
-            close()
-
-
-async def _apeeked(stream: Any) -> AsyncGenerator[Any, None]:
-    iterator = aiter(stream)
-    first = await anext(iterator, _END)
-    return _achained(first, iterator, stream)
-
-
-async def _achained(
-    first: object, rest: AsyncIterator[Any], stream: Any
-) -> AsyncGenerator[Any, None]:
-    try:
-        if first is not _END:
-            yield first
-            async for chunk in rest:
-                yield chunk
-    finally:
-        aclose = getattr(stream, "aclose", None)
-        if callable(aclose):
-            await aclose()
+        return await aopen_stream(self, plan, acompletion)
