@@ -10,6 +10,7 @@ import pytest
 from guardrail.lab.adapt.run import AdaptSettings, adapt
 from guardrail.lab.adapt.split import min_questions
 from guardrail.scorers import create_scorer
+from guardrail.scorers.adapted import AdaptedScorer
 from guardrail.scorers.card import check_model
 
 GENERATOR = "builtin:smollm2-135m-instruct"
@@ -35,5 +36,6 @@ def test_adapt_on_the_embedded_model_writes_a_working_guard(tmp_path: Path) -> N
     assert data["labels"]["done"] == data["labels"]["total"]
     assert data["comparison"]["choice"] == result.comparison.choice
     scorer = create_scorer(str(tmp_path / "guard"), device="cpu")
+    assert isinstance(scorer, AdaptedScorer)
     assert check_model(scorer, GENERATOR) is False
     assert 0.0 <= scorer.for_stage(0.5, "outcome") <= 1.0
