@@ -12,6 +12,9 @@
   :class:`GuardConfig` and a :class:`CallSpec`, it owns the audit run, the loop, the gate and
   the reviews, and runs the adapter's :class:`Attempt` objects (sync drivers generated from
   the async ones, :mod:`guardrail.runtime._async.drive`).
+* :class:`GuardOptions` is the call's settings (mode, latency budget, attempts, review
+  timeout, streaming, backoff clocks), one typed object shared by every entry point with its
+  defaults defined once (:mod:`guardrail.runtime.options`).
 * :class:`GuardConfig` bundles the policy, scorer, review sink and audit log for a guarded call.
 
 Adapters (``guardrail.integrations.langchain``, ``guardrail.integrations.litellm``) only
@@ -22,10 +25,16 @@ LLM framework. The loop, the ledger and the drivers' parts stay in their modules
 from guardrail.runtime._steps import Attempt, AttemptOutput, Watcher
 from guardrail.runtime.call import CallSpec, ChunkWatcher, GuardedCall, OpenAttempt
 from guardrail.runtime.chunks import ChunkGate, StreamingMode
-from guardrail.runtime.config import USE_POLICY, GuardConfig, PolicyLike, resolve_policy
+from guardrail.runtime.config import GuardConfig, PolicyLike, resolve_policy
 from guardrail.runtime.drive import adrive, aresolve_review, arun_call, drive, run_call
 from guardrail.runtime.gate import Frames, MarkerKind, StreamGate
 from guardrail.runtime.loop import Fail, Finish, Step
+from guardrail.runtime.options import (
+    DEFAULT_REVIEW_TIMEOUT_S,
+    USE_POLICY,
+    GuardOptions,
+    GuardSettings,
+)
 from guardrail.runtime.records import (
     AttemptPlan,
     GuardedResult,
@@ -45,6 +54,7 @@ from guardrail.runtime.signals import (
 from guardrail.runtime.watch import AnswerWatch, WatchMode
 
 __all__ = [
+    "DEFAULT_REVIEW_TIMEOUT_S",
     "USE_POLICY",
     "AnswerWatch",
     "Attempt",
@@ -59,6 +69,8 @@ __all__ = [
     "Frames",
     "GuardAborted",
     "GuardConfig",
+    "GuardOptions",
+    "GuardSettings",
     "GuardStatus",
     "GuardSummary",
     "GuardedCall",

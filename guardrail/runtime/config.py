@@ -7,13 +7,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from guardrail.errors import GuardrailConfigError
 from guardrail.monitor import FutureSampler
 from guardrail.policy import Policy, PolicyEngine, RunContext, list_presets, load_preset
 from guardrail.runtime.drift import CalibrationDriftMonitor, SinkItems, uses_calibration_drift
 from guardrail.runtime.loop import GuardLoop
+from guardrail.runtime.options import USE_POLICY, GuardOptions, GuardSettings
 from guardrail.runtime.review import (
     DefaultReviewSink,
     QueueReviewSink,
@@ -32,9 +33,6 @@ __all__ = ["USE_POLICY", "GuardConfig", "PolicyLike", "policy_action_types", "re
 
 PolicyLike = Policy | str | os.PathLike[str] | Mapping[str, Any]
 """A :class:`Policy`, a preset name, a policy file path, YAML text or a policy mapping."""
-
-USE_POLICY = "policy"
-"""``latency_budget_s=USE_POLICY`` takes the budget from ``policy.scorer.latency_budget_s``."""
 
 
 def resolve_policy(policy: PolicyLike) -> Policy:
@@ -75,8 +73,11 @@ class GuardConfig:
     """Everything a guarded call needs: policy and engine, scorer, review sink, audit log.
 
     ``scorer`` ``None`` loads ``policy.scorer.model`` on first use
-    (:func:`guardrail.scorers.create_scorer`). ``mode="observe"`` records decisions without
-    acting on them. ``latency_budget_s`` defaults to the policy's (``None`` disables the check).
+    (:func:`guardrail.scorers.create_scorer`). ``options`` (or the same names as keywords,
+    :class:`~guardrail.runtime.options.GuardSettings`) are the call's settings:
+    ``mode="observe"`` records decisions without acting on them; ``latency_budget_s``
+    defaults to the policy's (``None`` disables the check); ``max_attempts`` and
+    ``review_timeout_s`` bound the loop and a blocking review.
     ``review`` is a :class:`~guardrail.runtime.review.ReviewSink` or a review queue; without
     one, a policy that may ask for human review uses the project's review queue at its default
     path (:class:`~guardrail.runtime.review.DefaultReviewSink`, opened on first use).
@@ -95,21 +96,18 @@ class GuardConfig:
         policy: PolicyLike,
         scorer: Scorer | None = None,
         *,
-        mode: WatchMode = "enforce",
         review: object | None = None,
         audit: AuditLog | None = None,
-        latency_budget_s: float | str | None = USE_POLICY,
         future_sampler: FutureSampler | None = None,
-        max_attempts: int = 16,
-        review_timeout_s: float = 3600.0,
         scoring: CheckpointScoring | None = None,
         drift: CalibrationDriftMonitor | None = None,
+        options: GuardOptions | None = None,
+        **settings: Unpack[GuardSettings],
     ) -> None:
-        if mode not in ("enforce", "observe"):
-            raise GuardrailConfigError(f"mode must be 'enforce' or 'observe', got {mode!r}")
+        self.options = GuardOptions.of(options, **settings)
         self.policy = resolve_policy(policy)
         self.engine = PolicyEngine(self.policy)
-        self.mode: WatchMode = mode
+        self.mode: WatchMode = self.options.mode
         if review is not None:
             self.review_sink: ReviewSink | None = as_review_sink(review)
         elif "human_review" in policy_action_types(self.policy):
@@ -117,15 +115,15 @@ class GuardConfig:
         else:
             self.review_sink = None
         self.audit = audit
-        if latency_budget_s == USE_POLICY:
+        budget = self.options.latency_budget_s
+        if budget == USE_POLICY:
             self.latency_budget_s: float | None = self.policy.scorer.latency_budget_s
-        elif latency_budget_s is None or isinstance(latency_budget_s, int | float):
-            self.latency_budget_s = latency_budget_s
         else:
-            raise GuardrailConfigError("latency_budget_s must be a number, None or 'policy'")
+            assert budget is None or isinstance(budget, int | float)  # GuardOptions checked it
+            self.latency_budget_s = budget
         self.future_sampler = future_sampler
-        self.max_attempts = max_attempts
-        self.review_timeout_s = review_timeout_s
+        self.max_attempts = self.options.max_attempts
+        self.review_timeout_s = self.options.review_timeout_s
         self._scorer = scorer
         self._scorer_lock = threading.Lock()
         self._scoring = scoring

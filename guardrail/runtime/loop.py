@@ -34,6 +34,7 @@ from guardrail.policy.actions import (
     SelfCorrectAction,
 )
 from guardrail.runtime.ledger import CallLedger
+from guardrail.runtime.options import DEFAULT_MAX_ATTEMPTS, DEFAULT_REVIEW_TIMEOUT_S
 from guardrail.runtime.records import (
     ActionRecord,
     AttemptKind,
@@ -118,8 +119,8 @@ class GuardLoop:
         run_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         dedupe_key: str | None = None,
-        max_attempts: int = 16,
-        review_timeout_s: float = 3600.0,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        review_timeout_s: float = DEFAULT_REVIEW_TIMEOUT_S,
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

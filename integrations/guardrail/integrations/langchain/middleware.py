@@ -46,17 +46,14 @@ carries the :class:`~guardrail.runtime.GuardedResult` in ``response_metadata["gu
 
 from __future__ import annotations
 
-import asyncio
-import random
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from guardrail._optional import require
 
@@ -83,17 +80,17 @@ from guardrail.audit.log import AuditLog
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.policy import RunContext
 from guardrail.runtime import (
-    USE_POLICY,
     AttemptOutput,
     AttemptPlan,
     CallSpec,
     GuardConfig,
     GuardedCall,
     GuardedResult,
+    GuardOptions,
+    GuardSettings,
     MarkerKind,
     MemoryReviewSink,
     PolicyLike,
-    WatchMode,
 )
 from guardrail.runtime.records import AttemptReport
 from guardrail.runtime.signals import signal_for
@@ -240,8 +237,10 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     mapping or a :class:`~guardrail.runtime.GuardConfig`; ``scorer`` defaults to the policy's
     ``scorer.model``. ``models`` resolves escalation targets (else litellm names). ``review`` is a
     review queue that also receives the items reviewed through ``interrupt()``. ``audit`` an
-    :class:`guardrail.audit.AuditLog` (one audit run per model call). ``sleep``/``asleep``/
-    ``rng`` drive the retry backoff (tests make them instant).
+    :class:`guardrail.audit.AuditLog` (one audit run per model call). ``options`` (a
+    :class:`~guardrail.runtime.GuardOptions`), or its fields as keywords (``mode``,
+    ``latency_budget_s``, ``max_attempts``, ``sleep``/``asleep``/``rng``...), are the call's
+    settings, shared with every other entry point.
     """
 
     def __init__(
@@ -250,16 +249,12 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         scorer: Scorer | None = None,
         *,
         on_low_confidence: OnLowConfidence = "act",
-        mode: WatchMode = "enforce",
         models: ModelRegistry | None = None,
         review: object | None = None,
         audit: AuditLog | None = None,
         rejected_answer: str = "The answer was withheld: a human reviewer rejected it.",
-        latency_budget_s: float | str | None = USE_POLICY,
-        max_attempts: int = 16,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        options: GuardOptions | None = None,
+        **settings: Unpack[GuardSettings],
     ) -> None:
         super().__init__()
         if on_low_confidence not in ("act", "raise"):
@@ -272,13 +267,13 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             self.config = GuardConfig(
                 policy,
                 scorer,
-                mode=mode,
                 # reviews are decided through interrupt(), never waited on inside the call
                 review=review if review is not None else MemoryReviewSink(),
                 audit=audit,
-                latency_budget_s=latency_budget_s,
-                max_attempts=max_attempts,
+                options=options,
+                **settings,
             )
+        self.options = GuardOptions.of(options or self.config.options, **settings)
         self.on_low_confidence: OnLowConfidence = on_low_confidence
         self.models = models
         self.queue = review
@@ -287,9 +282,9 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self.judges_tools = judges_tool_calls(self.config.policy)
         self._unresolved: OrderedDict[str, tuple[GuardedResult, str]] = OrderedDict()
         self._lock = threading.Lock()
-        self._sleep = sleep
-        self._asleep = asleep
-        self._rng = rng
+        self._sleep = self.options.sleep
+        self._asleep = self.options.asleep
+        self._rng = self.options.rng
 
     def __repr__(self) -> str:
         policy = self.config.policy.name

@@ -25,13 +25,10 @@ and the result are also dispatched as custom callback events (``guardrail_checkp
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.language_models import BaseChatModel
@@ -39,18 +36,18 @@ from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import ensure_config
 
+from guardrail.audit.log import AuditLog
 from guardrail.runtime import (
-    USE_POLICY,
     AttemptOutput,
     AttemptPlan,
     CallSpec,
-    ChunkGate,
     GuardConfig,
     GuardedCall,
     GuardedResult,
+    GuardOptions,
+    GuardSettings,
     PolicyLike,
     StreamingMode,
-    WatchMode,
 )
 from guardrail.runtime.records import AttemptReport
 from guardrail.scorers.base import Scorer
@@ -80,7 +77,9 @@ class GuardedRunnable(Runnable[Any, Any]):
     """A runnable whose every call is watched and acted upon by a guardrail policy.
 
     Build it with :func:`guard`; the constructor takes the same settings with the policy,
-    scorer, review sink and audit log bundled in a :class:`~guardrail.runtime.GuardConfig`.
+    scorer, review sink and audit log bundled in a :class:`~guardrail.runtime.GuardConfig`
+    and the call's settings in a :class:`~guardrail.runtime.GuardOptions` (default: the
+    config's).
     """
 
     def __init__(
@@ -91,33 +90,29 @@ class GuardedRunnable(Runnable[Any, Any]):
         models: ModelRegistry | None = None,
         runnable_factory: Callable[[BaseChatModel], Runnable[Any, Any]] | None = None,
         model_name: str | None = None,
-        streaming: StreamingMode = "pass_through",
-        hold_back_tokens: int | None = None,
         return_result: bool = True,
         question_from: Callable[[Any], str | None] | None = None,
         reask: Reask | None = None,
         marker_factory: MarkerFactory | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        options: GuardOptions | None = None,
     ) -> None:
         self.runnable = runnable
         self.guard_config = config
+        self.options = options if options is not None else config.options
         self.name = f"Guarded{runnable.get_name()}"
         self.model_name = model_name if model_name is not None else model_name_of(runnable)
         self.builder = RunnableBuilder(
             runnable, model_name=self.model_name, models=models, runnable_factory=runnable_factory
         )
-        ChunkGate(streaming, hold_back_tokens)  # validates the streaming settings
-        self.streaming: StreamingMode = streaming
-        self.hold_back_tokens = hold_back_tokens
+        self.streaming: StreamingMode = self.options.streaming
+        self.hold_back_tokens = self.options.hold_back_tokens
         self.return_result = return_result
         self.question_from = question_from or question_from_input
         self.reask = reask or default_reask
         self.marker_factory = marker_factory
-        self._sleep = sleep
-        self._asleep = asleep
-        self._rng = rng
+        self._sleep = self.options.sleep
+        self._asleep = self.options.asleep
+        self._rng = self.options.rng
 
     def __repr__(self) -> str:
         return f"guard({self.runnable!r}, policy={self.guard_config.policy.name!r})"
@@ -354,24 +349,17 @@ def guard(
     policy: PolicyLike | GuardConfig = "default",
     scorer: Scorer | None = None,
     *,
-    mode: WatchMode = "enforce",
     review: object | None = None,
-    audit: Any = None,
+    audit: AuditLog | None = None,
     models: ModelRegistry | None = None,
     runnable_factory: Callable[[BaseChatModel], Runnable[Any, Any]] | None = None,
     model_name: str | None = None,
-    streaming: StreamingMode = "pass_through",
-    hold_back_tokens: int | None = None,
     return_result: bool = True,
     question_from: Callable[[Any], str | None] | None = None,
     reask: Reask | None = None,
     marker_factory: MarkerFactory | None = None,
-    latency_budget_s: float | str | None = USE_POLICY,
-    max_attempts: int = 16,
-    review_timeout_s: float = 3600.0,
-    sleep: Callable[[float], None] = time.sleep,
-    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    rng: Callable[[], float] = random.random,
+    options: GuardOptions | None = None,
+    **settings: Unpack[GuardSettings],
 ) -> GuardedRunnable:
     """Wrap ``runnable`` so that every call is scored and the ``policy`` is carried out.
 
@@ -382,22 +370,18 @@ def guard(
     ``audit`` a :class:`guardrail.audit.AuditLog`. ``models`` resolves escalation targets and
     ``runnable_factory`` rebuilds a non-model runnable around one; ``model_name`` is the
     wrapped model's name as the policy's targets spell it (default: the chat model's own name).
-    ``streaming``/``hold_back_tokens``/``marker_factory``: see :mod:`.streaming`.
-    ``question_from`` extracts the question from an input; ``reask`` builds a self-correction
-    input. ``sleep``/``asleep``/``rng`` drive the retry backoff (tests make them instant).
+    ``marker_factory``: see :mod:`.streaming`. ``question_from`` extracts the question from an
+    input; ``reask`` builds a self-correction input. ``options`` (a
+    :class:`~guardrail.runtime.GuardOptions`), or its fields as keywords (``mode``,
+    ``streaming``, ``hold_back_tokens``, ``latency_budget_s``, ``max_attempts``,
+    ``review_timeout_s``, ``sleep``/``asleep``/``rng``: :class:`~guardrail.runtime.GuardSettings`),
+    are the call's settings, shared with every other entry point.
     """
     if isinstance(policy, GuardConfig):
         config = policy
     else:
         config = GuardConfig(
-            policy,
-            scorer,
-            mode=mode,
-            review=review,
-            audit=audit,
-            latency_budget_s=latency_budget_s,
-            max_attempts=max_attempts,
-            review_timeout_s=review_timeout_s,
+            policy, scorer, review=review, audit=audit, options=options, **settings
         )
     return GuardedRunnable(
         runnable,
@@ -405,13 +389,9 @@ def guard(
         models=models,
         runnable_factory=runnable_factory,
         model_name=model_name,
-        streaming=streaming,
-        hold_back_tokens=hold_back_tokens,
         return_result=return_result,
         question_from=question_from,
         reask=reask,
         marker_factory=marker_factory,
-        sleep=sleep,
-        asleep=asleep,
-        rng=rng,
+        options=GuardOptions.of(options or config.options, **settings),
     )

@@ -32,16 +32,15 @@ reads their chunks.
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import litellm
 from litellm.types.utils import ModelResponse, ModelResponseStream
 
+from guardrail.audit.log import AuditLog
 from guardrail.policy import RunContext
 from guardrail.runtime import (
     AttemptOutput,
@@ -51,11 +50,12 @@ from guardrail.runtime import (
     GuardConfig,
     GuardedCall,
     GuardedResult,
+    GuardOptions,
     MarkerKind,
     OpenAttempt,
     PolicyLike,
-    StreamingMode,
 )
+from guardrail.runtime.options import split_settings
 from guardrail.runtime.records import AttemptReport
 from guardrail.scorers.base import Scorer
 
@@ -158,27 +158,64 @@ def _deliver(result: GuardedResult[Any], return_result: bool) -> GuardedOutput:
     return result
 
 
+class Router(Protocol):
+    """What the guard uses of a ``litellm.Router``: its completion functions."""
+
+    @property
+    def completion(self) -> Callable[..., Any]:
+        """The router's ``completion``."""
+        ...
+
+    @property
+    def acompletion(self) -> Callable[..., Awaitable[Any]]:
+        """The router's ``acompletion``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Guarding:
+    """The guard's arguments of one ``guarded_completion`` call (the rest are litellm's)."""
+
+    policy: PolicyLike | GuardConfig
+    scorer: Scorer | None
+    fallbacks: Sequence[str | Mapping[str, Any]] | None
+    review: object | None
+    audit: AuditLog | None
+    model_params: Mapping[str, Mapping[str, Any]] | None
+    reask: Reask | None
+    options: GuardOptions | None
+
+
 def _new_call(
     model: str,
     messages: Sequence[Mapping[str, Any]],
-    policy: PolicyLike | GuardConfig,
-    scorer: Scorer | None,
-    options: dict[str, Any],
+    guarding: _Guarding,
     kwargs: dict[str, Any],
+    completion: Callable[..., Any],
     *,
     streamed: bool,
-) -> tuple[GuardedCall[Any], OpenAttempt[Any]]:
+) -> tuple[GuardedCall[Any], OpenAttempt[Any], GuardOptions]:
+    settings, params = split_settings(kwargs)
+    policy = guarding.policy
     if isinstance(policy, GuardConfig):
         config = policy
     else:
-        config = GuardConfig(policy, scorer, review=options["review"], audit=options["audit"])
+        config = GuardConfig(
+            policy,
+            guarding.scorer,
+            review=guarding.review,
+            audit=guarding.audit,
+            options=guarding.options,
+            **settings,
+        )
+    options = GuardOptions.of(guarding.options or config.options, **settings)
     request = CompletionRequest(
         model=model,
         messages=[dict(message) for message in messages],
-        params=kwargs,
-        fallbacks=[f if isinstance(f, str) else dict(f) for f in options["fallbacks"] or ()],
-        model_params=options["model_params"] or {},
-        reask=options["reask"] or default_reask,
+        params=params,
+        fallbacks=[f if isinstance(f, str) else dict(f) for f in guarding.fallbacks or ()],
+        model_params=guarding.model_params or {},
+        reask=guarding.reask or default_reask,
         require_logprobs=config.scorer_reads_logprobs,
     )
     frames = _Frames()
@@ -188,19 +225,19 @@ def _new_call(
         """A fallback or edited answer as a response of the attempt's model."""
         return text_response(text, holder[0].plan.model)
 
+    spec = CallSpec(
+        request.question, model=request.model, source="litellm", output_from_text=from_text
+    )
     call: GuardedCall[Any] = GuardedCall(
         config,
-        CallSpec(
-            request.question, model=request.model, source="litellm", output_from_text=from_text
-        ),
+        spec,
         frames=frames if streamed else None,
-        streaming=options["streaming"],
-        hold_back_tokens=options["hold_back_tokens"],
-        rng=options["rng"],
+        streaming=options.streaming,
+        hold_back_tokens=options.hold_back_tokens,
+        rng=options.rng,
     )
     holder.append(call)
-    completion = options["completion"]
-    return call, lambda plan: _Attempt(call, request, frames, completion, plan)
+    return call, lambda plan: _Attempt(call, request, frames, completion, plan), options
 
 
 def guarded_completion(
@@ -212,20 +249,21 @@ def guarded_completion(
     stream: bool = False,
     fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
     review: object | None = None,
-    audit: Any = None,
+    audit: AuditLog | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
-    router: Any = None,
+    router: Router | None = None,
     reask: Reask | None = None,
     return_result: bool = True,
-    streaming: StreamingMode = "pass_through",
-    hold_back_tokens: int | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    rng: Callable[[], float] = random.random,
+    options: GuardOptions | None = None,
     **kwargs: Any,
 ) -> GuardedOutput | Iterator[ModelResponseStream]:
     """``litellm.completion`` under a guardrail policy (see the module documentation).
 
-    ``model``, ``messages``, ``stream``, ``fallbacks`` and every other keyword are litellm's.
+    ``model``, ``messages``, ``stream``, ``fallbacks`` and every other keyword are litellm's,
+    except the fields of :class:`~guardrail.runtime.GuardOptions` (``streaming``,
+    ``hold_back_tokens``, ``mode``, ``latency_budget_s``, ``max_attempts``,
+    ``review_timeout_s``, ``sleep``/``asleep``/``rng``), which are the guard's, as
+    ``options`` is: the call's settings, shared with every other entry point.
     ``policy`` is a :class:`~guardrail.policy.Policy`, a preset name, a file, YAML text, a
     mapping or a ready :class:`~guardrail.runtime.GuardConfig` (which then also supplies the
     scorer, mode, review sink and audit log); ``scorer`` defaults to the policy's
@@ -235,23 +273,15 @@ def guarded_completion(
     ``litellm.Router``) serves the calls instead of ``litellm.completion``. ``reask`` builds the
     messages of a self-correction. ``streaming`` (``"pass_through"`` or ``"hold_back"``) and
     ``hold_back_tokens`` decide when a stream's chunks are shown (see the module documentation).
-    ``sleep``/``rng`` drive the retry backoff.
     """
-    options = {
-        "review": review,
-        "audit": audit,
-        "fallbacks": fallbacks,
-        "model_params": model_params,
-        "reask": reask,
-        "rng": rng,
-        "streaming": streaming,
-        "hold_back_tokens": hold_back_tokens,
-    }
-    options["completion"] = router.completion if router is not None else _litellm_completion
-    call, attempt = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
+    guarding = _Guarding(policy, scorer, fallbacks, review, audit, model_params, reask, options)
+    completion = router.completion if router is not None else _litellm_completion
+    call, attempt, settings = _new_call(
+        model, messages, guarding, kwargs, completion, streamed=stream
+    )
     if stream:
-        return call.stream(attempt, sleep=sleep)
-    return _deliver(call.run(attempt, sleep=sleep), return_result)
+        return call.stream(attempt, sleep=settings.sleep)
+    return _deliver(call.run(attempt, sleep=settings.sleep), return_result)
 
 
 async def aguarded_completion(
@@ -263,15 +293,12 @@ async def aguarded_completion(
     stream: bool = False,
     fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
     review: object | None = None,
-    audit: Any = None,
+    audit: AuditLog | None = None,
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
-    router: Any = None,
+    router: Router | None = None,
     reask: Reask | None = None,
     return_result: bool = True,
-    streaming: StreamingMode = "pass_through",
-    hold_back_tokens: int | None = None,
-    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    rng: Callable[[], float] = random.random,
+    options: GuardOptions | None = None,
     **kwargs: Any,
 ) -> GuardedOutput | AsyncIterator[ModelResponseStream]:
     """``litellm.acompletion`` under a guardrail policy; see :func:`guarded_completion`.
@@ -279,21 +306,14 @@ async def aguarded_completion(
     Scoring runs in worker threads, so the event loop never waits on the scorer. With
     ``stream=True`` the awaited call returns an async iterator of chunks.
     """
-    options = {
-        "review": review,
-        "audit": audit,
-        "fallbacks": fallbacks,
-        "model_params": model_params,
-        "reask": reask,
-        "rng": rng,
-        "streaming": streaming,
-        "hold_back_tokens": hold_back_tokens,
-    }
-    options["completion"] = router.acompletion if router is not None else _litellm_acompletion
-    call, attempt = _new_call(model, messages, policy, scorer, options, kwargs, streamed=stream)
+    guarding = _Guarding(policy, scorer, fallbacks, review, audit, model_params, reask, options)
+    completion = router.acompletion if router is not None else _litellm_acompletion
+    call, attempt, settings = _new_call(
+        model, messages, guarding, kwargs, completion, streamed=stream
+    )
     if stream:
-        return call.astream(attempt, sleep=asleep)
-    return _deliver(await call.arun(attempt, sleep=asleep), return_result)
+        return call.astream(attempt, sleep=settings.asleep)
+    return _deliver(await call.arun(attempt, sleep=settings.asleep), return_result)
 
 
 def _litellm_completion(**kwargs: Any) -> Any:

@@ -58,17 +58,18 @@ from guardrail.policy.actions import AbortAction
 from guardrail.runtime import (
     AnswerWatch,
     CallSpec,
-    ChunkGate,
     Fail,
     Finish,
     GuardConfig,
     GuardedCall,
     GuardedResult,
+    GuardOptions,
     MarkerKind,
     Step,
     StreamingMode,
     resolve_policy,
 )
+from guardrail.runtime.options import split_settings
 from guardrail.scorers.base import Scorer
 
 from ._chunks import (
@@ -96,8 +97,12 @@ class FineCEGuardrail(CustomGuardrail):
     arguments). ``review_db`` is the review queue that human-review decisions go to (a file or a
     ``postgresql://`` URL), ``audit_log`` an audit log path or URL (``.db``: SQLite,
     ``postgresql://``: PostgreSQL, else JSON lines). ``observe=True`` records
-    decisions without acting. ``streaming`` (``pass_through`` or ``hold_back``) and
-    ``hold_back_tokens`` decide when a streamed answer's chunks are relayed (module docs). The
+    decisions without acting. The fields of :class:`~guardrail.runtime.GuardOptions` are the
+    guard's settings, as for every other entry point (``options``, or the same keys in
+    ``litellm_params``): ``streaming`` (``pass_through`` or ``hold_back``) and
+    ``hold_back_tokens`` decide when a streamed answer's chunks are relayed (module docs),
+    ``review_timeout_s`` how long a blocking review may hold the request (default 300 s,
+    :data:`~guardrail.runtime.DEFAULT_REVIEW_TIMEOUT_S`); ``max_attempts`` is always 1. The
     proxy passes ``guardrail_name``, ``event_hook`` (the
     ``mode``) and ``default_on``; other keys of ``litellm_params`` reach litellm's base class.
     """
@@ -109,19 +114,21 @@ class FineCEGuardrail(CustomGuardrail):
         review_db: str | None = None,
         audit_log: str | None = None,
         observe: bool = False,
-        review_timeout_s: float = 300.0,
-        streaming: StreamingMode = "pass_through",
-        hold_back_tokens: int | None = None,
+        options: GuardOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        ChunkGate(streaming, hold_back_tokens)  # a bad setting fails at start-up, named
+        settings, kwargs = split_settings(kwargs)
+        if observe:
+            settings["mode"] = "observe"
+        # one generation is relayed: one attempt; a bad setting fails at start-up, named
+        self.options = GuardOptions.of(options, **settings).replace(max_attempts=1)
         kwargs.setdefault(
             "supported_event_hooks",
             [GuardrailEventHooks.during_call, GuardrailEventHooks.post_call],
         )
         super().__init__(**kwargs)
-        self.streaming: StreamingMode = streaming
-        self.hold_back_tokens = hold_back_tokens
+        self.streaming: StreamingMode = self.options.streaming
+        self.hold_back_tokens = self.options.hold_back_tokens
         resolved = resolve_policy(policy)
         loaded: Scorer | None = None
         if isinstance(scorer, str) and ":" in scorer:
@@ -132,14 +139,12 @@ class FineCEGuardrail(CustomGuardrail):
             )
         elif scorer is not None:
             loaded = scorer
-        options: dict[str, Any] = {
-            "mode": "observe" if observe else "enforce",
+        sinks: dict[str, Any] = {
             "review": _review_queue(review_db),
             "audit": _audit_log(audit_log),
-            "max_attempts": 1,
-            "review_timeout_s": review_timeout_s,
+            "options": self.options,
         }
-        self.config = GuardConfig(resolved, loaded, **options)
+        self.config = GuardConfig(resolved, loaded, **sinks)
         self.answer_config = self.config
         checks_question = self._event_hook_is_event_type(GuardrailEventHooks.during_call)
         if checks_question and resolved.checkpoints.score_question:
@@ -148,7 +153,7 @@ class FineCEGuardrail(CustomGuardrail):
                     "checkpoints": resolved.checkpoints.model_copy(update={"score_question": False})
                 }
             )
-            self.answer_config = GuardConfig(answer_policy, self.config.scorer, **options)
+            self.answer_config = GuardConfig(answer_policy, self.config.scorer, **sinks)
 
     # ---------------------------------------------------------------- during_call
     async def async_moderation_hook(

@@ -13,20 +13,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from litellm.exceptions import BadRequestError
 
 from guardrail.runtime import AttemptPlan
-
-if TYPE_CHECKING:
-    from .._request import CompletionRequest
 
 __all__ = ["open_stream"]
 
 _logger = logging.getLogger("guardrail.integrations.litellm._request")
 
 _END = object()
+
+
+class CompletionRequest(Protocol):
+    """What opening a stream reads of the request (``_request.CompletionRequest``)."""
+
+    opened: str | None
+
+    def messages_for(self, plan: AttemptPlan) -> list[dict[str, Any]]:
+        """The messages of one attempt."""
+        ...
+
+    def candidates(self, plan: AttemptPlan) -> list[tuple[str, dict[str, Any]]]:
+        """``(model, litellm arguments)`` to try in order."""
+        ...
+
+    def logprob_params(self, model: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The logprob arguments to ask ``model`` for."""
+        ...
+
+    def refused(self, model: str) -> None:
+        """Log that ``model`` refused the logprob arguments."""
+        ...
 
 
 def open_stream(
