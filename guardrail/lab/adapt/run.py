@@ -33,6 +33,7 @@ from guardrail.lab.adapt.build import (
 from guardrail.lab.adapt.candidates import CANDIDATES
 from guardrail.lab.adapt.compare import Comparison, compare
 from guardrail.lab.adapt.finetune import FINETUNE_DIR, finetune, finetune_seconds
+from guardrail.lab.adapt.logprobs import SharedPrefixLogprobs
 from guardrail.lab.adapt.output import write_adapt_dir
 from guardrail.lab.adapt.rows import Row
 from guardrail.lab.adapt.settings import AdaptSettings
@@ -185,7 +186,9 @@ def load_models(settings: AdaptSettings) -> AdaptModels:
     from guardrail.scorers import create_scorer
 
     sampler = LocalBatchGenerator.from_ref(settings.generator, device=settings.device)
-    logprobs = LocalGenerator.from_ref(settings.generator, device=settings.device)
+    logprobs = SharedPrefixLogprobs(
+        LocalGenerator.from_ref(settings.generator, device=settings.device)
+    )
     return AdaptModels(
         sampler, logprobs, create_scorer(settings.base_scorer, device=settings.device)
     )
