@@ -62,12 +62,16 @@ class SharedPrefixLogprobs:
             )
         self._prefix, self._cache = prefix, cache
 
+    def _full(self, messages: Messages, answer: str) -> list[TokenLogprobs]:
+        """A full forward pass (a prompt that does not start with the cached prefix)."""
+        return list(self.generator.token_logprobs(messages, answer, top_logprobs=self.top_logprobs))
+
     def token_logprobs(self, messages: Messages, answer: str) -> list[TokenLogprobs]:
         """The answer's tokens with their logprobs and top alternatives after ``messages``."""
         import torch
 
         if isinstance(messages, str) or len(messages) < 2:
-            return self.generator.token_logprobs(messages, answer, top_logprobs=self.top_logprobs)  # type: ignore[no-any-return]
+            return self._full(messages, answer)
         if self._prefix is None:
             self._prefill(self._shared_prefix(messages))
         assert self._prefix is not None
@@ -75,7 +79,7 @@ class SharedPrefixLogprobs:
         answer_ids = self._ids(answer)
         n = len(self._prefix)
         if not answer_ids or prompt[:n] != self._prefix or len(prompt) <= n:
-            return self.generator.token_logprobs(messages, answer, top_logprobs=self.top_logprobs)  # type: ignore[no-any-return]
+            return self._full(messages, answer)
         model = self.generator.model
         device = next(model.parameters()).device
         rest = prompt[n:] + answer_ids
