@@ -44,7 +44,12 @@ from guardrail.runtime.records import (
     GuardedResult,
     GuardStatus,
 )
-from guardrail.runtime.review import ReviewOutcome, ReviewSink, review_request
+from guardrail.runtime.review import (
+    ReviewItemPayload,
+    ReviewOutcome,
+    ReviewSink,
+    review_request,
+)
 from guardrail.runtime.signals import GuardAborted, ReviewRejected
 from guardrail.runtime.spans import least_confident_span
 from guardrail.runtime.watch import WatchListener
@@ -68,7 +73,7 @@ class Again:
 class Review:
     """Submit ``request`` to the review sink; wait for the verdict when ``blocking``."""
 
-    request: dict[str, Any]
+    request: ReviewItemPayload
     blocking: bool
     report: AttemptReport
 

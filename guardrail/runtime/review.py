@@ -18,11 +18,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from guardrail.errors import GuardrailConfigError, GuardrailRuntimeError
 
 if TYPE_CHECKING:
+    from guardrail.events import CheckpointEvent
     from guardrail.policy import Decision
     from guardrail.runtime.records import AttemptRecord
 
@@ -31,6 +32,8 @@ __all__ = [
     "DefaultReviewSink",
     "MemoryReviewSink",
     "QueueReviewSink",
+    "ReviewAttemptPayload",
+    "ReviewItemPayload",
     "ReviewOutcome",
     "ReviewSink",
     "ReviewWaitTimeout",
@@ -65,7 +68,7 @@ class ReviewWaitTimeout(GuardrailRuntimeError, TimeoutError):
 class ReviewSink(Protocol):
     """Where the runtime hands answers for human review."""
 
-    def submit(self, item: Mapping[str, Any]) -> str:
+    def submit(self, item: ReviewItemPayload) -> str:
         """Store (or announce) ``item``; return its review id. Idempotent on ``dedupe_key``."""
         ...
 
@@ -244,20 +247,68 @@ def as_review_sink(target: object) -> ReviewSink:
     )
 
 
+class ReviewAttemptPayload(TypedDict):
+    """An earlier attempt of the call, as a review item shows it to the reviewer."""
+
+    attempt: int
+    """The attempt's number (1 is the first)."""
+    answer: str
+    """The text it wrote (cut where the guard stopped it)."""
+    confidence: float | None
+    """Its last checkpoint's revised confidence (``None`` without checkpoints)."""
+    model: str | None
+    """The model that wrote it."""
+    action: str | None
+    """The action type that interrupted it (``None``: it ran to the end)."""
+    rule: str | None
+    """The policy rule that fired."""
+    events: list[dict[str, Any]]
+    """Its checkpoints (:meth:`~guardrail.events.CheckpointEvent.to_dict`)."""
+
+
+class ReviewItemPayload(TypedDict):
+    """The item a review sink receives (:meth:`ReviewSink.submit`): one answer to decide on."""
+
+    queue: str
+    """The review queue the policy's ``human_review`` action names."""
+    question: str
+    """What the model was asked."""
+    answer: str
+    """The answer held for review (the text up to the checkpoint when ``partial``)."""
+    partial: bool
+    """True when the guard cut the answer before its end."""
+    events: list[dict[str, Any]]
+    """The answer's checkpoints (:meth:`~guardrail.events.CheckpointEvent.to_dict`)."""
+    confidence: float | None
+    """The revised confidence that led to the review."""
+    rule: str | None
+    """The policy rule that asked for review."""
+    model: str | None
+    """The model that wrote the answer."""
+    run_id: str | None
+    """The guarded call's run id (its audit run)."""
+    attempts: list[ReviewAttemptPayload]
+    """The call's earlier attempts (retries, escalations) before this one."""
+    metadata: dict[str, object]
+    """The adapter's metadata (``source``: langchain, litellm...)."""
+    dedupe_key: str | None
+    """A repeated call with this key reuses its item instead of enqueueing another."""
+
+
 def review_request(
     *,
     question: str,
     answer: str,
     partial: bool,
     decision: Decision | None,
-    events: Sequence[Any],
+    events: Sequence[CheckpointEvent],
     attempts: Sequence[AttemptRecord] = (),
     model: str | None = None,
     run_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, object] | None = None,
     dedupe_key: str | None = None,
-) -> dict[str, Any]:
-    """The review item mapping for an answer held after ``decision``."""
+) -> ReviewItemPayload:
+    """The review item for an answer held after ``decision``."""
     action = None if decision is None else decision.action
     confidence = None
     if decision is not None and decision.event is not None:
@@ -265,7 +316,7 @@ def review_request(
     elif events:
         confidence = events[-1].revised
     return {
-        "queue": getattr(action, "queue", "default"),
+        "queue": str(getattr(action, "queue", "default")),
         "question": question,
         "answer": answer,
         "partial": partial,

@@ -43,13 +43,15 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
+from guardrail.audit.log import AuditLog
+from guardrail.audit.sink import AuditSink
 from guardrail.errors import GuardSignal
 from guardrail.policy import RunContext
 from guardrail.runtime import (
@@ -62,6 +64,7 @@ from guardrail.runtime import (
     SummaryAction,
     WatchMode,
 )
+from guardrail.runtime.watch import WatchListener
 from guardrail.scorers.base import Scorer
 
 from ._text import (
@@ -99,7 +102,7 @@ class RunRecord:
     own_audit: bool = False
     raised: list[GuardSignal] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         """The watch summary plus run ids, outcome and the :class:`GuardSummary` (JSON-ready)."""
         return {
             **self.watch.summary(),
@@ -168,8 +171,8 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         mode: WatchMode = "enforce",
         question_from: Callable[[Sequence[BaseMessage]], str] | None = None,
         stream_invoke: bool = False,
-        audit: Any = None,
-        listener: Callable[[str, Mapping[str, Any]], None] | None = None,
+        audit: AuditLog | AuditSink | None = None,
+        listener: WatchListener | None = None,
         attempt: int | None = None,
         model: str | None = None,
         latency_budget_s: float | str | None = USE_POLICY,
@@ -180,7 +183,11 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
             self.config = policy
         else:
             self.config = GuardConfig(
-                policy, scorer, mode=mode, audit=audit, latency_budget_s=latency_budget_s
+                policy,
+                scorer,
+                mode=mode,
+                audit=cast("AuditLog | None", audit),  # a run is only given with a config
+                latency_budget_s=latency_budget_s,
             )
         self.question_from = question_from or question_from_messages
         self.listener = listener
@@ -249,14 +256,14 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
     # ------------------------------------------------------------------ callbacks
     def on_chat_model_start(
         self,
-        serialized: dict[str, Any],
+        serialized: dict[str, object],
         messages: list[list[BaseMessage]],
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        metadata: dict[str, object] | None = None,
+        **kwargs: object,
     ) -> None:
         """Open a watch for this chat model run; score the question."""
         prompt = messages[0] if messages else []
@@ -266,14 +273,14 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
 
     def on_llm_start(
         self,
-        serialized: dict[str, Any],
+        serialized: dict[str, object],
         prompts: list[str],
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
         tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
+        metadata: dict[str, object] | None = None,
+        **kwargs: object,
     ) -> None:
         """Open a watch for this (completion) LLM run; score the question."""
         prompt = prompts[0] if prompts else ""
@@ -281,12 +288,12 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
 
     def on_llm_new_token(
         self,
-        token: Any,
+        token: object,
         *,
-        chunk: Any = None,
+        chunk: object = None,
         run_id: UUID,
         parent_run_id: UUID | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> None:
         """Feed one token; raise the guard signal when its checkpoint interrupts."""
         record = self._active.get(run_id)
@@ -312,7 +319,7 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> None:
         """Finish the run (scoring the whole answer if it was not streamed); attach results."""
         record = self._active.get(run_id)
@@ -347,7 +354,7 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         *,
         run_id: UUID,
         parent_run_id: UUID | None = None,
-        **kwargs: Any,
+        **kwargs: object,
     ) -> None:
         """The model failed (or was stopped): release the run's scoring session."""
         record = self._active.get(run_id)
@@ -365,8 +372,8 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         run_id: UUID,
         parent_run_id: UUID | None,
         tags: list[str] | None,
-        metadata: dict[str, Any] | None,
-        extra: Mapping[str, Any],
+        metadata: dict[str, object] | None,
+        extra: Mapping[str, object],
     ) -> None:
         metadata = metadata or {}
         if metadata.get(_META_SKIP):
@@ -413,7 +420,7 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
         from guardrail.audit.on_error import PolicyAuditLog
 
         policy = self.config.policy
-        log = PolicyAuditLog(audit, policy.audit.on_error)
+        log = PolicyAuditLog(cast(AuditLog, audit), policy.audit.on_error)
         run = AuditRun(log, run_id=str(run_id), policy=policy.name, policy_version=policy.version)
         run.start({"source": "langchain", "run_id": str(run_id)})
         return run, True
