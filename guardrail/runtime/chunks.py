@@ -16,7 +16,7 @@ rejected, at the cost of latency: up to a paragraph (or ``N`` chunks) arrives at
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Literal
+from typing import Generic, Literal, TypeVar
 
 from guardrail.errors import GuardrailConfigError
 
@@ -27,8 +27,10 @@ StreamingMode = Literal["pass_through", "hold_back"]
 
 STREAMING_MODES: tuple[StreamingMode, ...] = ("pass_through", "hold_back")
 
+C = TypeVar("C")
 
-class ChunkGate:
+
+class ChunkGate(Generic[C]):
     """Decides when the chunks of one attempt reach the caller (see the module documentation).
 
     ``push(chunk, passed)`` takes a chunk and the number of checkpoints passed so far and
@@ -49,7 +51,7 @@ class ChunkGate:
         self.mode: StreamingMode = mode
         self.hold_back_tokens = hold_back_tokens
         self.shown = 0
-        self._held: deque[Any] = deque()
+        self._held: deque[C] = deque()
         self._fed: deque[int] = deque()
         self._passed = 0
 
@@ -66,15 +68,15 @@ class ChunkGate:
         return len(self._held)
 
     def push(
-        self, chunk: Any, passed: int, *, fed: int | None = None, cleared: int | None = None
-    ) -> list[Any]:
+        self, chunk: C, passed: int, *, fed: int | None = None, cleared: int | None = None
+    ) -> list[C]:
         """Add ``chunk``; return the chunks that may be shown now."""
         if self.mode == "pass_through":
             self.shown += 1
             return [chunk]
         self._held.append(chunk)
         self._fed.append(0 if fed is None else fed)
-        released: list[Any] = []
+        released: list[C] = []
         if fed is not None and cleared is not None:
             while self._held and self._fed[0] <= cleared:
                 released.append(self._pop())
@@ -87,7 +89,7 @@ class ChunkGate:
         self.shown += len(released)
         return released
 
-    def flush(self) -> list[Any]:
+    def flush(self) -> list[C]:
         """Release everything held."""
         released = list(self._held)
         self._held.clear()
@@ -102,6 +104,6 @@ class ChunkGate:
         self._fed.clear()
         return dropped
 
-    def _pop(self) -> Any:
+    def _pop(self) -> C:
         self._fed.popleft()
         return self._held.popleft()

@@ -188,7 +188,7 @@ class GuardConfig:
                     )
         return self._scoring
 
-    def audit_run(self, run_id: str | None) -> Any:
+    def audit_run(self, run_id: str | None) -> AuditSink | None:
         """The recorder of one call: an audit run, wrapped in spans when telemetry is on.
 
         A :class:`guardrail.audit.AuditRun` (``None`` without audit log), inside a
@@ -247,11 +247,11 @@ class GuardConfig:
         question: str,
         *,
         model: str = "",
-        output_from_text: Callable[[str], Any] | None = None,
+        output_from_text: Callable[[str], object] | None = None,
         run_id: str | None = None,
         audit: AuditSink | None = None,
         listener: WatchListener | None = None,
-        metadata: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, object] | None = None,
         dedupe_key: str | None = None,
         rng: Callable[[], float] | None = None,
     ) -> GuardLoop:

@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from guardrail.errors import GuardrailConfigError, GuardrailError
 from guardrail.policy import Condition, Policy
 from guardrail.reliability import DEFAULT_BINS, CalibrationReading, calibration_summary
 from guardrail.review.models import ReviewItem, ReviewStatus, Verdict
+from guardrail.review.store import StatusFilter
+from guardrail.runtime.review import QueueReviewSink
 from guardrail.scorers.card import same_model
 
 __all__ = [
@@ -56,7 +58,7 @@ class DecidedItems(Protocol):
     def list(
         self,
         *,
-        status: Any = None,
+        status: StatusFilter = None,
         queue: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,
@@ -224,7 +226,7 @@ def uses_calibration_drift(policy: Policy) -> bool:
 class SinkItems:
     """:class:`DecidedItems` of a queue-backed review sink, opened when first read."""
 
-    def __init__(self, sink: Any) -> None:
+    def __init__(self, sink: QueueReviewSink) -> None:
         self.sink = sink
 
     def __repr__(self) -> str:
@@ -233,7 +235,7 @@ class SinkItems:
     def list(
         self,
         *,
-        status: Any = None,
+        status: StatusFilter = None,
         queue: str | None = None,
         since: datetime | None = None,
         limit: int | None = None,

@@ -63,7 +63,7 @@ class Frames(Protocol[C_co]):
     """
 
     def marker(
-        self, kind: MarkerKind, payload: Mapping[str, Any], *, failed: bool = False
+        self, kind: MarkerKind, payload: Mapping[str, object], *, failed: bool = False
     ) -> C_co | None:
         """A marker chunk: ``{"marker": kind, **payload}`` in the stream's own shape."""
         ...
@@ -96,7 +96,7 @@ class StreamGate(Generic[C]):
         self.frames = frames
         self.streaming = streaming
         self.defer_review = defer_review
-        self._chunks = ChunkGate(streaming or "pass_through", hold_back_tokens)
+        self._chunks: ChunkGate[C] = ChunkGate(streaming or "pass_through", hold_back_tokens)
         self._clock = clock
         self._started = clock()
         self.signal: GuardSignal | None = None
@@ -173,7 +173,7 @@ class StreamGate(Generic[C]):
     def end(
         self,
         watches: Sequence[AnswerWatch],
-        output: Any,
+        output: object,
         *,
         text: str | None = None,
         model: str | None = None,

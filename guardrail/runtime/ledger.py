@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guardrail.runtime.records import (
     ActionRecord,
@@ -39,7 +39,7 @@ class CallLedger:
         audit: AuditSink | None = None,
         listener: WatchListener | None = None,
         clock: Callable[[], float] = time.monotonic,
-        start: Mapping[str, Any] | None = None,
+        start: Mapping[str, object] | None = None,
     ) -> None:
         self.policy_name = policy_name
         self.run_id = run_id
@@ -75,7 +75,7 @@ class CallLedger:
         return record
 
     def act(
-        self, kind: str, decision: Decision | None, outcome: str, detail: dict[str, Any]
+        self, kind: str, decision: Decision | None, outcome: str, detail: Mapping[str, object]
     ) -> ActionRecord:
         """Record an action carried out after the last attempt."""
         event = None if decision is None else decision.event
@@ -87,7 +87,7 @@ class CallLedger:
             checkpoint=None if event is None else event.index,
             confidence=None if event is None else event.revised,
             outcome=outcome,
-            detail=detail,
+            detail=dict(detail),
         )
         self.actions.append(record)
         if self.audit is not None:
@@ -96,7 +96,7 @@ class CallLedger:
         return record
 
     def result(
-        self, status: GuardStatus, output: Any, answer: str, review_id: str | None
+        self, status: GuardStatus, output: object, answer: str, review_id: str | None
     ) -> GuardedResult:
         """The call's result so far, with this status and output."""
         return GuardedResult(
@@ -138,7 +138,7 @@ class CallLedger:
             self.audit.end(status, {"attempts": len(self.attempts)})
         self.emit("error", {"source": "call", "status": status, "error": repr(error)})
 
-    def emit(self, kind: str, payload: Mapping[str, Any]) -> None:
+    def emit(self, kind: str, payload: Mapping[str, object]) -> None:
         """Tell the listener."""
         if self.listener is not None:
             self.listener(kind, payload)

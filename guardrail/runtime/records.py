@@ -28,6 +28,7 @@ __all__ = [
     "GuardStatus",
     "GuardSummary",
     "GuardedResult",
+    "GuardedResultPayload",
     "SummaryAction",
     "decision_summary",
 ]
@@ -89,7 +90,7 @@ class AttemptReport:
     output: Any = None
     events: tuple[CheckpointEvent, ...] = ()
     decisions: tuple[Decision, ...] = ()
-    flags: tuple[dict[str, Any], ...] = ()
+    flags: tuple[dict[str, object], ...] = ()
     signal: GuardSignal | None = None
     pending_review: Decision | None = None
     duration_s: float = 0.0
@@ -109,7 +110,7 @@ class AttemptReport:
         return event is None or event.stage is not Stage.OUTCOME
 
 
-def decision_summary(decision: Decision) -> dict[str, Any]:
+def decision_summary(decision: Decision) -> dict[str, object]:
     """A compact, JSON-ready view of a decision (action, rule, reasons, checkpoint)."""
     event = decision.event
     return {
@@ -144,7 +145,7 @@ class ActionRecord:
     detail: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready mapping."""
         return {
             "type": self.type,
@@ -179,7 +180,7 @@ class AttemptRecord:
     decisions: tuple[Decision, ...] = ()
     signal: str | None = None
     rule: str | None = None
-    flags: tuple[dict[str, Any], ...] = ()
+    flags: tuple[dict[str, object], ...] = ()
     error: str | None = None
     duration_s: float = 0.0
     output: Any = field(default=None, repr=False)
@@ -194,7 +195,7 @@ class AttemptRecord:
         """The lowest revised confidence of the attempt, ``None`` without checkpoints."""
         return min((event.revised for event in self.events), default=None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready mapping (events as dicts, decisions summarised)."""
         return {
             "attempt": self.attempt,
@@ -251,6 +252,35 @@ class GuardSummary(TypedDict):
     """The policy's name."""
 
 
+class GuardedResultPayload(TypedDict):
+    """A call's full record, JSON-ready (:meth:`GuardedResult.to_dict`).
+
+    What the guard puts in LangChain's ``response_metadata["guardrail"]``, litellm's
+    ``_hidden_params["guardrail"]`` and a stream's ``final`` marker.
+    """
+
+    status: GuardStatus
+    """How the call ended (:data:`GuardStatus`)."""
+    summary: GuardSummary
+    """The short summary, the same on every path."""
+    answer: str
+    """The answer returned (a fallback or reviewed answer when it replaced the model's)."""
+    final_confidence: float | None
+    """The last checkpoint's revised confidence in the final attempt (``None``: unscored)."""
+    attempts: list[dict[str, object]]
+    """Every attempt (:meth:`AttemptRecord.to_dict`), in order."""
+    actions: list[dict[str, object]]
+    """Every action carried out (:meth:`ActionRecord.to_dict`), in order."""
+    review_id: str | None
+    """The review item of a human review, else ``None``."""
+    run_id: str | None
+    """The audit run's id."""
+    policy: str | None
+    """The policy's name."""
+    duration_s: float
+    """Seconds the call took, attempts and waits included."""
+
+
 OutputT = TypeVar("OutputT", default=Any)
 """What a guarded call returns to its caller (a LangChain output, a litellm ``ModelResponse``)."""
 
@@ -292,7 +322,7 @@ class GuardedResult(Generic[OutputT]):
         return () if attempt is None else attempt.events
 
     @property
-    def flags(self) -> tuple[dict[str, Any], ...]:
+    def flags(self) -> tuple[dict[str, object], ...]:
         """Every flag raised, over all attempts."""
         return tuple(flag for attempt in self.attempts for flag in attempt.flags)
 
@@ -316,7 +346,7 @@ class GuardedResult(Generic[OutputT]):
             policy=self.policy,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> GuardedResultPayload:
         """JSON-ready mapping (without ``output``); ``summary`` is :meth:`summary`."""
         return {
             "status": self.status,
@@ -332,7 +362,9 @@ class GuardedResult(Generic[OutputT]):
         }
 
 
-def flag_payload(decision: Decision, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def flag_payload(
+    decision: Decision, extra: Mapping[str, object] | None = None
+) -> dict[str, object]:
     """The record of one ``flag`` action (label, severity, rule, checkpoint, confidence)."""
     action = decision.action
     event = decision.event
@@ -346,6 +378,6 @@ def flag_payload(decision: Decision, extra: Mapping[str, Any] | None = None) -> 
     }
 
 
-def events_payload(events: Sequence[CheckpointEvent]) -> list[dict[str, Any]]:
+def events_payload(events: Sequence[CheckpointEvent]) -> list[dict[str, object]]:
     """Events as JSON-ready dicts."""
     return [event.to_dict() for event in events]

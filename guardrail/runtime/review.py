@@ -99,7 +99,7 @@ class QueueReviewSink:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.queue!r})"
 
-    def submit(self, item: Mapping[str, Any]) -> str:
+    def submit(self, item: Mapping[str, object]) -> str:
         """Build a :class:`guardrail.review.ReviewItem` from ``item`` and enqueue it.
 
         A notification failure after the item was committed (``ReviewNotifyError``) does not
@@ -111,7 +111,10 @@ class QueueReviewSink:
         data = {key: value for key, value in item.items() if key in fields}
         dedupe_key = data.pop("dedupe_key", None)
         try:
-            stored = self.queue.enqueue(ReviewItem(**data), dedupe_key=dedupe_key)
+            stored = self.queue.enqueue(
+                ReviewItem.model_validate(data),
+                dedupe_key=dedupe_key if isinstance(dedupe_key, str) else None,
+            )
         except ReviewNotifyError as exc:
             logger.error(
                 "review item %s committed; notifying about it failed: %s", exc.item_id, exc
@@ -183,7 +186,7 @@ class MemoryReviewSink:
     """
 
     def __init__(
-        self, auto: Callable[[Mapping[str, Any]], tuple[VerdictName, str | None]] | None = None
+        self, auto: Callable[[Mapping[str, object]], tuple[VerdictName, str | None]] | None = None
     ) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.outcomes: dict[str, ReviewOutcome] = {}
@@ -191,7 +194,7 @@ class MemoryReviewSink:
         self._keys: dict[str, str] = {}
         self._cond = threading.Condition()
 
-    def submit(self, item: Mapping[str, Any]) -> str:
+    def submit(self, item: Mapping[str, object]) -> str:
         """Keep ``item``; decide it at once when ``auto`` is set."""
         with self._cond:
             key = item.get("dedupe_key")

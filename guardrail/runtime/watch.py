@@ -112,7 +112,7 @@ class AnswerWatch:
         self._cleared = 0
         self._skips: list[SkippedCheckpoint] = []
         self._decisions: list[Decision] = []
-        self._flags: list[dict[str, Any]] = []
+        self._flags: list[dict[str, object]] = []
         self._text: list[str] = []
         self._scoring = True
         self._passed = 0
@@ -134,7 +134,7 @@ class AnswerWatch:
         return tuple(self._decisions)
 
     @property
-    def flags(self) -> tuple[dict[str, Any], ...]:
+    def flags(self) -> tuple[dict[str, object], ...]:
         """The flag actions taken so far."""
         return tuple(self._flags)
 
@@ -257,7 +257,7 @@ class AnswerWatch:
         """Release the scoring session without an outcome score; idempotent."""
         self._close()
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         """JSON-ready summary: final confidence, checkpoints, decisions, flags, review, signal."""
         return {
             "question": self.question,

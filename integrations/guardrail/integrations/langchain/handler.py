@@ -120,7 +120,7 @@ class RunRecord:
         """
         watch = self.watch
         actions = [
-            SummaryAction(type="flag", rule=flag.get("rule"), outcome="flagged")
+            SummaryAction(type="flag", rule=_rule_of(flag), outcome="flagged")
             for flag in watch.flags
         ]
         status: GuardStatus = "flagged" if actions else "ok"
@@ -464,6 +464,11 @@ class GuardrailCallbackHandler(BaseCallbackHandler):
 def _action(signal: GuardSignal) -> str:
     decision = signal.decision
     return type(signal).__name__ if decision is None else decision.action.type
+
+
+def _rule_of(flag: Mapping[str, object]) -> str | None:
+    rule = flag.get("rule")
+    return rule if isinstance(rule, str) else None
 
 
 def _model_name(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> str:

@@ -118,12 +118,12 @@ class GuardedRunnable(Runnable[Any, Any]):
         return f"guard({self.runnable!r}, policy={self.guard_config.policy.name!r})"
 
     @property
-    def InputType(self) -> Any:
+    def InputType(self) -> type[object]:
         """The wrapped runnable's input type."""
         return self.runnable.InputType
 
     @property
-    def OutputType(self) -> Any:
+    def OutputType(self) -> type[object]:
         """:class:`GuardedResult`, or the wrapped runnable's output type."""
         return GuardedResult if self.return_result else self.runnable.OutputType
 

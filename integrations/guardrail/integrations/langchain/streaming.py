@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, BaseMessageChunk
 
@@ -47,11 +46,11 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-MarkerFactory = Callable[[str, Mapping[str, Any]], Any]
+MarkerFactory = Callable[[str, Mapping[str, object]], object]
 """``(kind, payload) -> chunk``; ``kind`` is ``"restart"`` or ``"final"``."""
 
 
-def default_marker(kind: str, payload: Mapping[str, Any], sample: object) -> Any:
+def default_marker(kind: str, payload: Mapping[str, object], sample: object) -> object:
     """A marker chunk shaped like ``sample`` (message chunks only; else ``None``)."""
     if isinstance(sample, BaseMessageChunk | BaseMessage) or sample is AIMessageChunk:
         return AIMessageChunk(
@@ -60,7 +59,7 @@ def default_marker(kind: str, payload: Mapping[str, Any], sample: object) -> Any
     return None
 
 
-def chunk_from_text(text: str, sample: object) -> Any:
+def chunk_from_text(text: str, sample: object) -> object:
     """``text`` as one chunk shaped like ``sample`` (a message chunk, else the string)."""
     if isinstance(sample, BaseMessageChunk | AIMessage) or sample is AIMessageChunk:
         return AIMessageChunk(content=text)
@@ -72,13 +71,13 @@ class OutputShape:
     """What the call's outputs look like: messages or not, and a sample streamed chunk."""
 
     message: bool = False
-    sample: Any = None  # a chunk (or chunk class) that markers and replacement chunks imitate
+    sample: object = None  # a chunk (or chunk class) that markers and replacement chunks imitate
 
-    def from_text(self, text: str) -> Any:
+    def from_text(self, text: str) -> object:
         """``text`` as an output of this shape (an ``AIMessage`` for chat outputs)."""
         return AIMessage(content=text) if self.message else text
 
-    def saw(self, chunk: Any) -> None:
+    def saw(self, chunk: object) -> None:
         """Remember the first streamed chunk as the sample."""
         if self.sample is None:
             self.sample = chunk
@@ -91,7 +90,9 @@ class MessageFrames:
         self.shape = shape
         self.marker_factory = marker_factory
 
-    def marker(self, kind: MarkerKind, payload: Mapping[str, Any], *, failed: bool = False) -> Any:
+    def marker(
+        self, kind: MarkerKind, payload: Mapping[str, object], *, failed: bool = False
+    ) -> object:
         """A marker chunk (``None`` when this stream type cannot carry one: logged)."""
         if self.marker_factory is not None:
             return self.marker_factory(kind, payload)
@@ -106,6 +107,6 @@ class MessageFrames:
             )
         return marker
 
-    def text(self, text: str) -> Any:
+    def text(self, text: str) -> object:
         """``text`` as one chunk of the stream."""
         return chunk_from_text(text, self.shape.sample)

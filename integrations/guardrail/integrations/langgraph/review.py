@@ -128,8 +128,10 @@ def guarded_node(
             result = signal.result
         if not isinstance(result, GuardedResult):
             raise TypeError("guarded_node needs guard(..., return_result=True)")
-        record = result.to_dict()
-        record["needs_review"] = _needs_review(result, review_below)
+        record: dict[str, object] = {
+            **result.to_dict(),
+            "needs_review": _needs_review(result, review_below),
+        }
         answer = None if result.status in ("aborted", "rejected") else result.answer
         return {answer_key: answer, result_key: record}
 

@@ -162,12 +162,12 @@ class Router(Protocol):
     """What the guard uses of a ``litellm.Router``: its completion functions."""
 
     @property
-    def completion(self) -> Callable[..., Any]:
+    def completion(self) -> Callable[..., object]:
         """The router's ``completion``."""
         ...
 
     @property
-    def acompletion(self) -> Callable[..., Awaitable[Any]]:
+    def acompletion(self) -> Callable[..., Awaitable[object]]:
         """The router's ``acompletion``."""
         ...
 
@@ -178,20 +178,20 @@ class _Guarding:
 
     policy: PolicyLike | GuardConfig
     scorer: Scorer | None
-    fallbacks: Sequence[str | Mapping[str, Any]] | None
+    fallbacks: Sequence[str | Mapping[str, object]] | None
     review: object | None
     audit: AuditLog | None
-    model_params: Mapping[str, Mapping[str, Any]] | None
+    model_params: Mapping[str, Mapping[str, object]] | None
     reask: Reask | None
     options: GuardOptions | None
 
 
 def _new_call(
     model: str,
-    messages: Sequence[Mapping[str, Any]],
+    messages: Sequence[Mapping[str, object]],
     guarding: _Guarding,
-    kwargs: dict[str, Any],
-    completion: Callable[..., Any],
+    kwargs: dict[str, object],
+    completion: Callable[..., object],
     *,
     streamed: bool,
 ) -> tuple[GuardedCall[Any], OpenAttempt[Any], GuardOptions]:
@@ -242,20 +242,20 @@ def _new_call(
 
 def guarded_completion(
     model: str,
-    messages: Sequence[Mapping[str, Any]],
+    messages: Sequence[Mapping[str, object]],
     *,
     policy: PolicyLike | GuardConfig = "default",
     scorer: Scorer | None = None,
     stream: bool = False,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
+    fallbacks: Sequence[str | Mapping[str, object]] | None = None,
     review: object | None = None,
     audit: AuditLog | None = None,
-    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+    model_params: Mapping[str, Mapping[str, object]] | None = None,
     router: Router | None = None,
     reask: Reask | None = None,
     return_result: bool = True,
     options: GuardOptions | None = None,
-    **kwargs: Any,
+    **kwargs: object,
 ) -> GuardedOutput | Iterator[ModelResponseStream]:
     """``litellm.completion`` under a guardrail policy (see the module documentation).
 
@@ -286,20 +286,20 @@ def guarded_completion(
 
 async def aguarded_completion(
     model: str,
-    messages: Sequence[Mapping[str, Any]],
+    messages: Sequence[Mapping[str, object]],
     *,
     policy: PolicyLike | GuardConfig = "default",
     scorer: Scorer | None = None,
     stream: bool = False,
-    fallbacks: Sequence[str | Mapping[str, Any]] | None = None,
+    fallbacks: Sequence[str | Mapping[str, object]] | None = None,
     review: object | None = None,
     audit: AuditLog | None = None,
-    model_params: Mapping[str, Mapping[str, Any]] | None = None,
+    model_params: Mapping[str, Mapping[str, object]] | None = None,
     router: Router | None = None,
     reask: Reask | None = None,
     return_result: bool = True,
     options: GuardOptions | None = None,
-    **kwargs: Any,
+    **kwargs: object,
 ) -> GuardedOutput | AsyncIterator[ModelResponseStream]:
     """``litellm.acompletion`` under a guardrail policy; see :func:`guarded_completion`.
 

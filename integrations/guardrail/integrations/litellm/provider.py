@@ -153,27 +153,27 @@ class LocalModelProvider(CustomLLM):
         with self._lock:
             return self._generators.setdefault(name, generator)
 
-    def completion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+    def completion(self, *args: object, **kwargs: object) -> ModelResponse:
         """Generate the whole answer (litellm passes every argument by keyword)."""
         request = self._request(args, kwargs)
-        return _response(kwargs["model_response"], request, _pieces(request))
+        return _response(_model_response(kwargs), request, _pieces(request))
 
-    async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
+    async def acompletion(self, *args: object, **kwargs: object) -> ModelResponse:
         """:meth:`completion` with every model step in a worker thread."""
         request = await asyncio.to_thread(self._request, args, kwargs)
         async with aclosing(iterate_in_thread(_pieces(request))) as pieces:
             collected = [piece async for piece in pieces]
-        return _response(kwargs["model_response"], request, collected)
+        return _response(_model_response(kwargs), request, collected)
 
     def streaming(  # type: ignore[override]  # ModelResponseStream: see the module docstring
-        self, *args: Any, **kwargs: Any
+        self, *args: object, **kwargs: object
     ) -> Iterator[ModelResponseStream]:
         """Stream the answer as OpenAI-shaped chunks carrying their tokens' logprobs."""
         request = self._request(args, kwargs)
         return _stream_chunks(request)
 
     def astreaming(  # type: ignore[override]  # an async iterator, as litellm consumes it
-        self, *args: Any, **kwargs: Any
+        self, *args: object, **kwargs: object
     ) -> AsyncIterator[ModelResponseStream]:
         """:meth:`streaming` with every model step in a worker thread.
 
@@ -183,7 +183,7 @@ class LocalModelProvider(CustomLLM):
         request = self._request(args, kwargs)
         return iterate_in_thread(_stream_chunks(request))
 
-    def _request(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Request:
+    def _request(self, args: tuple[object, ...], kwargs: Mapping[str, Any]) -> _Request:
         if args:  # litellm.main._complete_custom_providers passes every argument by keyword
             raise TypeError(f"{PROVIDER} takes litellm's arguments by keyword only")
         params: dict[str, Any] = dict(kwargs.get("optional_params") or {})
@@ -354,6 +354,14 @@ def _stream_chunks(request: _Request) -> Iterator[ModelResponseStream]:
         yield ModelResponseStream(
             id=response_id, created=created, model=request.model, choices=[choice]
         )
+
+
+def _model_response(kwargs: Mapping[str, object]) -> ModelResponse:
+    """The ``model_response`` litellm passes to be filled in."""
+    response = kwargs.get("model_response")
+    if not isinstance(response, ModelResponse):
+        raise TypeError(f"{PROVIDER} needs litellm's model_response, got {response!r}")
+    return response
 
 
 def _response(

@@ -157,7 +157,7 @@ class FineCEGuardrail(CustomGuardrail):
 
     # ---------------------------------------------------------------- during_call
     async def async_moderation_hook(
-        self, data: dict[str, Any], user_api_key_dict: Any, call_type: Any
+        self, data: dict[str, object], user_api_key_dict: object, call_type: object
     ) -> None:
         """``during_call``: score the question checkpoint while the model generates."""
         messages = data.get("messages")
@@ -173,8 +173,8 @@ class FineCEGuardrail(CustomGuardrail):
 
     # ------------------------------------------------------------ post_call, whole
     async def async_post_call_success_hook(
-        self, data: dict[str, Any], user_api_key_dict: Any, response: Any
-    ) -> Any:
+        self, data: dict[str, object], user_api_key_dict: object, response: object
+    ) -> object:
         """``post_call``, non-streamed: score the complete answer; block or replace it."""
         if not isinstance(response, ModelResponse):
             return response
@@ -198,7 +198,10 @@ class FineCEGuardrail(CustomGuardrail):
 
     # ----------------------------------------------------------- post_call, stream
     async def async_post_call_streaming_iterator_hook(
-        self, user_api_key_dict: Any, response: Any, request_data: dict[Any, Any]
+        self,
+        user_api_key_dict: object,
+        response: AsyncIterator[ModelResponseStream],
+        request_data: dict[str, object],
     ) -> AsyncGenerator[ModelResponseStream, None]:
         """``post_call``, streamed: relay and score each chunk; cut with a block frame."""
         frames = _StreamFrames()
