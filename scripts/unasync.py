@@ -20,6 +20,10 @@ PAIRS = [
         ROOT / "integrations/guardrail/integrations/litellm/_async",
         ROOT / "integrations/guardrail/integrations/litellm/_sync",
     ),
+    (
+        ROOT / "integrations/guardrail/integrations/langchain/_async",
+        ROOT / "integrations/guardrail/integrations/langchain/_sync",
+    ),
 ]
 
 HEADER = (
@@ -36,7 +40,7 @@ RULES: list[tuple[str, str]] = [
     (r"\basync for\b", "for"),
     (r"\basync with\b", "with"),
     (r"\bawait ", ""),
-    (r"Awaitable\[None\]", "None"),
+    (r"Awaitable\[(\w+)\]", r"\1"),
     (r"\bAsyncGenerator\[(.+?), None\]", r"Generator[\1, None, None]"),
     (r"\bAsyncGenerator\b", "Generator"),
     (r"Callable\[\.\.\., Awaitable\[Any\]\]", "Callable[..., Any]"),
@@ -45,6 +49,7 @@ RULES: list[tuple[str, str]] = [
     (r"\bAsyncIterator\b", "Iterator"),
     (r"\bAsyncIterable\b", "Iterable"),
     (r"\bAsyncRetrying\b", "Retrying"),
+    (r"\bAsyncCallbackManagerForChainRun\b", "CallbackManagerForChainRun"),
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"^import asyncio$", "import time"),
     (r'"aclose"', '"close"'),
@@ -57,6 +62,10 @@ RULES: list[tuple[str, str]] = [
 # async name -> sync name (whole words)
 NAMES = {
     "_achained": "_chained",
+    "acall_once": "call_once",
+    "adispatch": "dispatch",
+    "arunnable_stream": "runnable_stream",
+    "astream": "stream",
     "_aclose": "_close",
     "_aopen": "_open",
     "_apeeked": "_peeked",
@@ -83,14 +92,23 @@ def unasync(source: str, name: str) -> str:
     text = "".join(lines)
     # a sync generator re-yields with "yield from" (ruff's UP028)
     text = re.sub(
-        r"^( *)for (\w+) in (.+):\n\1    yield \2\n", r"\1yield from \3\n", text, flags=re.MULTILINE
+        r"^( *)for (\w+) in (.+):\n\1    yield \2\n(?!\1    )",
+        r"\1yield from \3\n",
+        text,
+        flags=re.MULTILINE,
     )
     # "Awaitable" is left unused once its uses (Awaitable[None], ...) are gone
     if "Awaitable" not in text.replace("Awaitable, ", "", 1).replace(", Awaitable", "", 1):
         text = text.replace("Awaitable, ", "", 1).replace(", Awaitable", "", 1)
-    return HEADER.format(source=name) + re.sub(
-        r"^(from [\w.]+ import )(.+)$", _sorted_names, text, flags=re.MULTILINE
-    )
+    text = re.sub(r"^(from [\w.]+ import )(.+)$", _sorted_names, text, flags=re.MULTILINE)
+    text = re.sub(r"^__all__ = \[(.+)\]$", _sorted_all, text, flags=re.MULTILINE)
+    return HEADER.format(source=name) + text
+
+
+def _sorted_all(match: re.Match[str]) -> str:
+    """A one-line ``__all__`` re-sorted (as ruff's RUF022 wants)."""
+    names = sorted(match.group(1).split(", "), key=lambda quoted: _isort_key(quoted.strip('"')))
+    return "__all__ = [" + ", ".join(names) + "]"
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -101,7 +119,7 @@ def _isort_key(name: str) -> tuple[int, str]:
 
 def _sorted_names(match: re.Match[str]) -> str:
     """A one-line ``from ... import`` with its names re-sorted (as ruff's isort wants)."""
-    names = sorted(match.group(2).split(", "), key=_isort_key)
+    names = sorted(set(match.group(2).split(", ")), key=_isort_key)
     return match.group(1) + ", ".join(names)
 
 
@@ -123,9 +141,11 @@ def _formatted(text: str, target: Path) -> str:
         input=text,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=ROOT,
     )
+    if done.returncode != 0:
+        raise SystemExit(f"unasync: ruff cannot format {target}: {done.stderr.strip()}")
     return done.stdout
 
 

@@ -28,6 +28,19 @@ def test_the_generated_sync_drivers_are_up_to_date(capsys: pytest.CaptureFixture
     generated = script.outputs()
     assert ROOT / "guardrail/runtime/_sync/drive.py" in generated
     assert ROOT / "integrations/guardrail/integrations/litellm/_sync/opening.py" in generated
+    assert ROOT / "integrations/guardrail/integrations/langchain/_sync/calls.py" in generated
+
+
+def test_a_loop_that_does_more_than_yield_stays_a_loop() -> None:
+    script = _script()
+    source = (
+        "async def arunnable_stream(runnable: object) -> AsyncIterator[int]:\n"
+        "    async for chunk in runnable.astream():\n"
+        "        yield chunk\n"
+        "        await adispatch()\n"
+    )
+    sync = script.unasync(source, "example.py")
+    assert "    for chunk in runnable.stream():\n        yield chunk\n        dispatch()\n" in sync
 
 
 def test_the_check_names_a_stale_file(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from langchain_core.messages import (
 )
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import patch_config
+from langchain_core.runnables.config import patch_config, var_child_runnable_config
 
 from guardrail.errors import GuardrailConfigError, GuardSignal
 from guardrail.runtime import AnswerWatch, AttemptOutput, AttemptPlan
@@ -35,6 +36,7 @@ __all__ = [
     "Reask",
     "accumulate",
     "attempt_config",
+    "child_config",
     "default_reask",
     "finalize",
     "with_handler",
@@ -120,6 +122,16 @@ class HandlerWatcher:
 
     def end(self) -> None:
         """Not called (``feeds`` is false)."""
+
+
+@contextmanager
+def child_config(config: RunnableConfig) -> Iterator[None]:
+    """Make ``config`` the one a nested call inherits (its callbacks and metadata)."""
+    token = var_child_runnable_config.set(config)
+    try:
+        yield
+    finally:
+        var_child_runnable_config.reset(token)
 
 
 def with_handler(callbacks: Any, handler: BaseCallbackHandler) -> Any:

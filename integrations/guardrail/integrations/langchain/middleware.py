@@ -50,7 +50,6 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal, Unpack
@@ -73,7 +72,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.config import ensure_config, patch_config, var_child_runnable_config
+from langchain_core.runnables.config import ensure_config, patch_config
 from langgraph.types import interrupt
 
 from guardrail.audit.log import AuditLog
@@ -97,6 +96,7 @@ from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
 
 from ..langgraph.review import ReviewRequest, ReviewResponse, record_verdict
+from ._async.calls import acall_once
 from ._attempt import HandlerWatcher, with_handler
 from ._pauses import (
     TOOL_CALLS_KEY,
@@ -105,6 +105,7 @@ from ._pauses import (
     review_response,
     settle_tool_calls,
 )
+from ._sync.calls import call_once
 from ._text import content_text, is_last_chunk, question_from_messages
 from .handler import METADATA_KEY, GuardrailCallbackHandler
 from .models import ModelRegistry, RunnableBuilder, model_name_of
@@ -545,15 +546,11 @@ class _ModelCallAttempt:
 
     def open(self) -> Iterator[ModelResponse[Any]]:
         """The model call (sync); its response is the attempt's one item."""
-        with _child_config(self.config):
-            response = self.handler(self.request)
-        yield response
+        return call_once(self.handler, self.request, self.config)
 
-    async def aopen(self) -> AsyncIterator[ModelResponse[Any]]:
+    def aopen(self) -> AsyncIterator[ModelResponse[Any]]:
         """The model call (async); its response is the attempt's one item."""
-        with _child_config(self.config):
-            response = await self.handler(self.request)
-        yield response
+        return acall_once(self.handler, self.request, self.config)
 
     def output(self, chunks: Sequence[Any], interrupted: bool) -> AttemptOutput:
         """The response, its tool calls judged (in a worker thread on the async path)."""
@@ -563,16 +560,6 @@ class _ModelCallAttempt:
     def reported(self, report: AttemptReport) -> None:
         """Raise the decision for LangChain's middleware (``on_low_confidence="raise"``)."""
         self.middleware._reported(self.call, report)
-
-
-@contextmanager
-def _child_config(config: RunnableConfig) -> Iterator[None]:
-    """Make ``config`` the one the agent's model call inherits (its callbacks and metadata)."""
-    token = var_child_runnable_config.set(config)
-    try:
-        yield
-    finally:
-        var_child_runnable_config.reset(token)
 
 
 def _regenerates(judged: JudgedCall) -> bool:

@@ -52,6 +52,7 @@ from guardrail.runtime import (
 from guardrail.runtime.records import AttemptReport
 from guardrail.scorers.base import Scorer
 
+from ._async.calls import adispatch, arunnable_stream
 from ._attempt import (
     CallState,
     EventBuffer,
@@ -61,6 +62,7 @@ from ._attempt import (
     attempt_config,
     default_reask,
 )
+from ._sync.calls import dispatch, runnable_stream
 from ._text import question_from_input
 from .handler import METADATA_KEY, GuardrailCallbackHandler
 from .models import ModelRegistry, RunnableBuilder, model_name_of
@@ -224,7 +226,7 @@ class GuardedRunnable(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Any:
         state, call = self._new_call(value, config, run_manager.run_id, kwargs)
-        settled = partial(_dispatch, state, run_manager)
+        settled = partial(dispatch, state.events, run_manager)
         try:
             result = call.run(
                 partial(self._attempt, state, run_manager), sleep=self._sleep, settled=settled
@@ -241,7 +243,7 @@ class GuardedRunnable(Runnable[Any, Any]):
         **kwargs: Any,
     ) -> Any:
         state, call = self._new_call(value, config, run_manager.run_id, kwargs)
-        settled = partial(_adispatch, state, run_manager)
+        settled = partial(adispatch, state.events, run_manager)
         try:
             result = await call.arun(
                 partial(self._attempt, state, run_manager), sleep=self._asleep, settled=settled
@@ -260,7 +262,7 @@ class GuardedRunnable(Runnable[Any, Any]):
         value = _single(inputs)
         state, call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
         attempt = partial(self._attempt, state, run_manager)
-        settled = partial(_dispatch, state, run_manager)
+        settled = partial(dispatch, state.events, run_manager)
         yield from call.stream(attempt, sleep=self._sleep, settled=settled)
 
     async def _astream(
@@ -273,7 +275,7 @@ class GuardedRunnable(Runnable[Any, Any]):
         value = _single(iter([item async for item in inputs]))
         state, call = self._new_call(value, config, run_manager.run_id, kwargs, streamed=True)
         attempt = partial(self._attempt, state, run_manager)
-        settled = partial(_adispatch, state, run_manager)
+        settled = partial(adispatch, state.events, run_manager)
         async for chunk in call.astream(attempt, sleep=self._asleep, settled=settled):
             yield chunk
 
@@ -300,16 +302,18 @@ class _RunnableAttempt:
     def open(self) -> Iterator[Any]:
         """The runnable's sync stream; the guard's events are dispatched after each chunk."""
         assert isinstance(self.manager, CallbackManagerForChainRun)
-        for chunk in self.runnable.stream(self.value, self.config, **self.state.kwargs):
-            yield chunk
-            _dispatch(self.state, self.manager)
+        state = self.state
+        return runnable_stream(
+            self.runnable, self.value, self.config, state.kwargs, state.events, self.manager
+        )
 
-    async def aopen(self) -> AsyncIterator[Any]:
+    def aopen(self) -> AsyncIterator[Any]:
         """The runnable's async stream; the guard's events are dispatched after each chunk."""
         assert isinstance(self.manager, AsyncCallbackManagerForChainRun)
-        async for chunk in self.runnable.astream(self.value, self.config, **self.state.kwargs):
-            yield chunk
-            await _adispatch(self.state, self.manager)
+        state = self.state
+        return arunnable_stream(
+            self.runnable, self.value, self.config, state.kwargs, state.events, self.manager
+        )
 
     def output(self, chunks: Sequence[Any], interrupted: bool) -> AttemptOutput:
         """The merged stream as the attempt's output."""
@@ -326,22 +330,6 @@ def _single(inputs: Iterator[Any]) -> Any:
     for item in inputs:
         total = accumulate(total, item)
     return total
-
-
-def _dispatch(call: CallState, run_manager: CallbackManagerForChainRun) -> None:
-    events = call.events.drain()
-    if events:
-        child = run_manager.get_child()
-        for name, data in events:
-            child.on_custom_event(name, data, run_id=run_manager.run_id)
-
-
-async def _adispatch(call: CallState, run_manager: AsyncCallbackManagerForChainRun) -> None:
-    events = call.events.drain()
-    if events:
-        child = run_manager.get_child()
-        for name, data in events:
-            await child.on_custom_event(name, data, run_id=run_manager.run_id)
 
 
 def guard(
