@@ -97,7 +97,8 @@ def test_httpx_log_lines_are_redacted(
     service: HostileScorerService, caplog: pytest.LogCaptureFixture
 ) -> None:
     scorer = RemoteScorer(secret_url(service), "ray", latency_budget_s=5.0)
-    with caplog.at_level(logging.DEBUG):
+    # litellm, once imported by an earlier test, sets the httpx logger to WARNING: ask for its INFO
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.INFO, logger="httpx"):
         scorer.score("q")
     scorer.close()
     assert any(r.name.startswith("httpx") for r in caplog.records)
