@@ -195,6 +195,28 @@ def test_litellm_stream_chunk_builder_drops_logprobs() -> None:
     assert [e.token for e in rebuilt.choices[0].logprobs.content] == ["a", "b"]
 
 
+def test_rebuilding_a_custom_providers_response_prints_no_provider_banner(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """litellm prices the rebuilt response and prints its provider list for an unknown model."""
+    monkeypatch.setattr(litellm, "suppress_debug_info", False)  # as a user has it (conftest: on)
+    deltas = [({"content": "a", "role": "assistant"}, None), ({}, "stop")]
+    chunks = [
+        ModelResponseStream(
+            id="x",
+            model="smollm2",  # what guardrail-local streams carry: a name no provider claims
+            choices=[StreamingChoices(index=0, delta=delta, finish_reason=finish)],
+        )
+        for delta, finish in deltas
+    ]
+    asked = [{"role": "user", "content": "hi"}]
+    litellm.stream_chunk_builder(chunks, messages=asked)
+    assert "Provider List" in capsys.readouterr().out  # the banner this guards against
+    assert build_response(chunks, asked) is not None
+    assert "Provider List" not in capsys.readouterr().out
+    assert litellm.suppress_debug_info is False  # put back
+
+
 def test_local_provider_logprobs_reach_the_watch_and_the_response(
     tiny_generator: LocalGenerator, recorder: Recorder
 ) -> None:

@@ -12,9 +12,11 @@ client, read back as ``chunk.model_extra["guardrail"]``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import litellm
 from litellm import stream_chunk_builder
 from litellm.types.utils import (
     ChoiceLogprobs,
@@ -98,13 +100,31 @@ def response_text(response: object) -> str:
     return content_text(getattr(message, "content", None))
 
 
+@contextmanager
+def _quiet_cost_lookup() -> Iterator[None]:
+    """Keep litellm from printing its provider list while it prices the rebuilt response.
+
+    litellm's cost lookup asks which provider serves the model name and, for one it does not
+    know (a custom provider's, e.g. ``guardrail-local``), prints a banner to stdout on every
+    call before giving up on the price. The banner is debug output; the flag is litellm's own
+    switch for it and is put back as it was.
+    """
+    before = litellm.suppress_debug_info
+    litellm.suppress_debug_info = True
+    try:
+        yield
+    finally:
+        litellm.suppress_debug_info = before
+
+
 def build_response(
     chunks: Sequence[ModelResponseStream], messages: Sequence[Any] | None = None
 ) -> ModelResponse | None:
     """The response the chunks make up, with their logprobs merged (``None`` without chunks)."""
     if not chunks:
         return None
-    built = stream_chunk_builder(list(chunks), messages=messages)
+    with _quiet_cost_lookup():
+        built = stream_chunk_builder(list(chunks), messages=messages)
     if not isinstance(built, ModelResponse):
         return None
     entries = [entry for chunk in chunks for entry in logprob_entries(chunk_logprobs(chunk))]
