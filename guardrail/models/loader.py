@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,7 +189,11 @@ def _load_adapter(ref: str, location: Path, placement: Placement) -> LoadedModel
     base, tokenizer = _from_pretrained(base_location, placement)
     recorded = read_prompt_format(base_location) if isinstance(base_location, Path) else None
     try:
-        model: Any = peft.PeftModel.from_pretrained(base, str(location)).merge_and_unload()
+        with warnings.catch_warnings():
+            # peft reads a transformers attribute deprecated in v5 while it wraps the model: a
+            # notice about the two libraries, not about this adapter, printed on every load
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            model: Any = peft.PeftModel.from_pretrained(base, str(location)).merge_and_unload()
     except Exception as exc:
         raise ModelUnavailableError(f"could not apply adapter {location}: {exc}") from exc
     model.eval()
