@@ -90,6 +90,25 @@ def test_the_wheel_merges_the_roots_and_ships_the_presets(wheel: Path) -> None:
     assert len(modules) == len(set(modules))
 
 
+def test_an_editable_install_reads_both_roots_in_place_and_copies_nothing(tmp_path: Path) -> None:
+    """The editable wheel is a path file naming the two roots: no module copied beside them.
+
+    A copy in site-packages would be a stale twin that ``pkgutil.extend_path`` puts on
+    ``guardrail.__path__`` ahead of the checkout's ``integrations/``.
+    """
+    code = (
+        "import sys; from hatchling.build import build_editable; print(build_editable(sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=ROOT)
+    (editable,) = tmp_path.glob("finece_guardrail-*.whl")
+    with zipfile.ZipFile(editable) as archive:
+        names = archive.namelist()
+        (pth,) = [n for n in names if n.endswith(".pth")]
+        roots = archive.read(pth).decode().split()
+    assert [n for n in names if not n.endswith(".pth") and ".dist-info/" not in n] == []
+    assert roots == [str(ROOT), str(ROOT / "integrations")]
+
+
 def test_the_base_install_has_no_torch_and_the_extras_name_it(wheel: Path) -> None:
     _, requires = _metadata(wheel)
     base = " ".join(requires[""]).lower()
