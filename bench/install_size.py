@@ -39,13 +39,14 @@ def _install(work: Path, name: str, wheel: Path, extra: str, pre: list[str]) -> 
     env_dir = work / name
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = str(env_dir / "bin" / "python")
-    baseline = _size(next((env_dir / "lib").glob("python3*/site-packages")))
+    site_packages = next((env_dir / "lib").glob("python3*/site-packages"))
+    baseline = _size(site_packages)
     links = ["--find-links", "/opt/wheels"] if Path("/opt/wheels").is_dir() else []
     for requirement in pre:
         subprocess.run([python, "-m", "pip", "install", "-q", *links, requirement], check=True)
     target = f"{wheel}[{extra}]" if extra else str(wheel)
     subprocess.run([python, "-m", "pip", "install", "-q", *links, target], check=True)
-    return _size(next((env_dir / "lib").glob("python3*/site-packages"))) - baseline
+    return _size(site_packages) - baseline
 
 
 def main() -> None:
@@ -56,18 +57,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--no-deps",
-                "--no-build-isolation",
-                "-q",
-                "-w",
-                str(work),
-                str(ROOT),
-            ],
+            [*BUILD_WHEEL, str(work), str(ROOT)],
             check=True,
         )
         (wheel,) = work.glob("finece_guardrail-*.whl")

@@ -36,18 +36,7 @@ HEAVY = ("torch", "transformers", "peft", "gguf", "accelerate", "safetensors", "
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
+        [*BUILD_WHEEL, str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )
