@@ -11,14 +11,13 @@ from pydantic import ValidationError
 
 from guardrail.errors import GuardrailConfigError
 
-from ..langgraph.review import ReviewRequest, ReviewResponse
+from ..langgraph.review import ReviewResponse
 from .handler import METADATA_KEY
 from .tool_calls import ToolCallVerdict, apply_decisions, hitl_request, refusal_messages
 
 __all__ = [
     "TOOLS_SETTLED",
     "TOOL_CALLS_KEY",
-    "review_request",
     "review_response",
     "settle_tool_calls",
 ]
@@ -60,23 +59,3 @@ def review_response(raw: object) -> ReviewResponse:
             'with Command(resume={"verdict": "approve" | "edit" | "reject", '
             '"edited_answer": ...})'
         ) from None
-
-
-def review_request(record: Mapping[str, Any]) -> ReviewRequest:
-    attempts = record.get("attempts") or []
-    last = attempts[-1] if attempts else {}
-    decisions = last.get("decisions") or []
-    low: Mapping[str, Any] = next(
-        (d for d in reversed(decisions) if d["action"]["type"] != "continue"), {}
-    )
-    return ReviewRequest(
-        question=str(record.get("question") or ""),
-        answer=str(record.get("answer") or ""),
-        confidence=record.get("final_confidence"),
-        status=str(record.get("status")),
-        partial=bool(last.get("partial", False)),
-        review_id=record.get("review_id"),
-        rule=low.get("rule"),
-        reasons=list(low.get("reasons") or []),
-        attempts=len(attempts),
-    )

@@ -95,13 +95,12 @@ from guardrail.runtime.records import AttemptReport
 from guardrail.runtime.signals import signal_for
 from guardrail.scorers.base import Scorer
 
-from ..langgraph.review import ReviewRequest, ReviewResponse, record_verdict
+from ..langgraph.review import ReviewRequest, ReviewResponse, record_verdict, review_request
 from ._async.calls import acall_once
 from ._attempt import HandlerWatcher, with_handler
 from ._pauses import (
     TOOL_CALLS_KEY,
     TOOLS_SETTLED,
-    review_request,
     review_response,
     settle_tool_calls,
 )
@@ -329,7 +328,9 @@ class FineCEMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             return settle_tool_calls(message, record)
         if record.get("status") != "pending_review" or record.get(_REVIEWED):
             return None
-        request = review_request(record)
+        request = review_request(
+            record, question=record.get("question"), answer=record.get("answer")
+        )
         raw = interrupt(request.model_dump())
         # -- runs once the reviewer answered (LangGraph re-ran this node up to the interrupt) --
         response = review_response(raw)

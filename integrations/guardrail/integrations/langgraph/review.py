@@ -183,7 +183,9 @@ def human_review_node(
         if not needs_review(state, result_key):
             return {}
         record = state[result_key]
-        request = _request(state, record, question_key, answer_key)
+        request = review_request(
+            record, question=state.get(question_key), answer=state.get(answer_key)
+        )
         response = interrupt(request.model_dump(), response_schema=ReviewResponse)
         # -- everything below runs once the reviewer answered (the node re-ran up to here) --
         if queue is not None and request.review_id is not None:
@@ -199,9 +201,11 @@ def human_review_node(
     return node
 
 
-def _request(
-    state: Mapping[str, Any], record: Mapping[str, Any], question_key: str, answer_key: str
-) -> ReviewRequest:
+def review_request(record: Mapping[str, Any], *, question: object, answer: object) -> ReviewRequest:
+    """What a reviewer is shown of the guard's ``record`` for ``question`` and ``answer``.
+
+    The rule and reasons are those of the last attempt's last decision that did not continue.
+    """
     attempts = record.get("attempts") or []
     last = attempts[-1] if attempts else {}
     decisions = last.get("decisions") or []
@@ -209,8 +213,8 @@ def _request(
         (d for d in reversed(decisions) if d["action"]["type"] != "continue"), {}
     )
     return ReviewRequest(
-        question=str(state.get(question_key) or ""),
-        answer=str(state.get(answer_key) or ""),
+        question=str(question or ""),
+        answer=str(answer or ""),
         confidence=record.get("final_confidence"),
         status=str(record.get("status")),
         partial=bool(last.get("partial", False)),
