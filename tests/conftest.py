@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +14,29 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 EMBEDDED = "builtin:smollm2-135m-instruct"
+
+CliRun = Callable[..., tuple[int, str, str]]
+"""``run(*argv) -> (exit code, stdout, stderr)`` of the ``guardrail`` command line."""
+
+
+@pytest.fixture
+def cli_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., CliRun]:
+    """``cli_for("guardrail.cli.review", ...)``: the CLI with only those command modules."""
+    import guardrail.cli
+
+    def make(*modules: str) -> CliRun:
+        monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", modules)
+
+        def run(*argv: str) -> tuple[int, str, str]:
+            code = guardrail.cli.main(list(argv))
+            out, err = capsys.readouterr()
+            return code, out, err
+
+        return run
+
+    return make
 
 
 @pytest.fixture(scope="module", autouse=True)

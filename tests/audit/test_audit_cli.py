@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import guardrail.cli
 from guardrail.audit import AuditLog, AuditRecord, JsonlAuditLog, SQLiteAuditLog, open_audit_log
 from guardrail.cli import audit as audit_cli
 
@@ -15,15 +14,8 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.audit",))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.audit")
 
 
 @pytest.fixture(params=["audit.jsonl", "audit.db", "sqlite-url", "postgres"])

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import guardrail.cli
 from guardrail.errors import GuardrailConfigError
 from guardrail.reliability import calibration_summary
 from guardrail.report.calibration import (
@@ -25,15 +24,8 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.report",))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.report")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from report_audit import RUN_ID
 
-import guardrail.cli
 from guardrail.cli import report as report_cli
 from guardrail.policy import Policy
 from guardrail.report import inspect_answer, token_pieces
@@ -23,15 +22,8 @@ ANSWER = "Tom starts with 3 apples.\nHe buys 5 more: 3 + 5 = 8. <script>x</scrip
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.report",))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.report")
 
 
 @pytest.fixture(scope="module")

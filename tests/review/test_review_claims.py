@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import guardrail.cli
 from guardrail.audit import JsonlAuditLog
 from guardrail.review import (
     AlreadyDecidedError,
@@ -29,15 +28,8 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.review",))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.review")
 
 
 def test_deciding_an_item_another_reviewer_holds_is_refused(

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import guardrail.cli
 from guardrail.review import ReviewItem, ReviewStoreError, SQLiteReviewQueue
 from guardrail.review.errors import InvalidRowError
 
@@ -22,17 +21,8 @@ UNSAFE = ("\x1b", "\x07", "\r", "\u202e", "\x9b")
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(
-        guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.review", "guardrail.cli.audit")
-    )
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.review", "guardrail.cli.audit")
 
 
 @pytest.mark.parametrize("json_output", [False, True])

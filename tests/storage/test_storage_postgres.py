@@ -8,7 +8,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-import guardrail.cli
 from guardrail.audit.postgres import PostgresAuditLog
 from guardrail.errors import GuardrailConfigError
 from guardrail.review import PostgresReviewQueue, ReviewError, open_review_store
@@ -31,15 +30,8 @@ def _with(url: str, *, password: str | None = None, path: str | None = None, que
 
 
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setattr(guardrail.cli, "_COMMAND_MODULES", ("guardrail.cli.review",))
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = guardrail.cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run(cli_for: Callable[..., Run]) -> Run:
+    return cli_for("guardrail.cli.review")
 
 
 @pytest.mark.parametrize(
