@@ -29,10 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from guardrail._optional import require
+import httpx
+
 from guardrail.errors import GuardrailConfigError, ScorerTimeoutError, ScorerUnavailableError
 from guardrail.redaction import (
     REDACTED,
@@ -43,9 +44,6 @@ from guardrail.redaction import (
     redact_text,
 )
 from guardrail.redaction import safe_url as _safe_url
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["HttpTransport", "RemoteScorerError", "encodable_json", "join_url"]
 
@@ -117,7 +115,6 @@ class HttpTransport:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._httpx = require("httpx", "all")  # a base dependency: only a broken install lacks it
         install_log_redaction()
         self.base_url, basic, url_secrets = _split_credentials(base_url)
         self.display_url = _safe_url(base_url)
@@ -137,7 +134,7 @@ class HttpTransport:
         self._clock = clock
         self._sleep = sleep
         self._options: dict[str, Any] = {
-            "limits": self._httpx.Limits(
+            "limits": httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             "headers": sent,
@@ -159,7 +156,7 @@ class HttpTransport:
                         options["transport"] = deadline_transport(
                             limits=options["limits"], proxy=_environment_proxy(self.base_url)
                         )
-                    self._client = self._httpx.Client(**options)
+                    self._client = httpx.Client(**options)
         return self._client
 
     def url_for(self, route: str) -> str:
@@ -255,7 +252,6 @@ class HttpTransport:
         deadline: float,
         headers: Mapping[str, str] | None,
     ) -> Any:
-        httpx = self._httpx
         remaining = deadline - self._clock()
         if remaining <= 0:
             raise _DeadlineExceeded
