@@ -201,11 +201,14 @@ def human_review_node(
     return node
 
 
-def review_request(record: Mapping[str, Any], *, question: object, answer: object) -> ReviewRequest:
-    """What a reviewer is shown of the guard's ``record`` for ``question`` and ``answer``.
+def review_request(
+    guard_record: Mapping[str, object], *, question: object, answer: object
+) -> ReviewRequest:
+    """What a reviewer is shown of the guard's record for ``question`` and ``answer``.
 
     The rule and reasons are those of the last attempt's last decision that did not continue.
     """
+    record: Mapping[str, Any] = guard_record  # the record's JSON shape, read by key below
     attempts = record.get("attempts") or []
     last = attempts[-1] if attempts else {}
     decisions = last.get("decisions") or []
